@@ -1,0 +1,1 @@
+"""The chassis every service is built on. It never imports ``matinee.services``."""

@@ -1,0 +1,1 @@
+"""The event bus (filled in by the event-bus work)."""

@@ -1,0 +1,1 @@
+"""The resilient HTTP client (filled in by the resilient-client work)."""

@@ -1,0 +1,1 @@
+"""Matinee services; each subpackage has the same shape (DESIGN.md, Layout)."""
