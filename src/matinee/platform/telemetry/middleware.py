@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matinee.platform.telemetry.metrics import Metrics
@@ -26,9 +26,11 @@ class TelemetryMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
-        self.in_flight: Gauge = metrics.gauge(
+        # A plain int read at scrape time: Gauge.inc/dec take a lock on every request.
+        self.in_flight = 0
+        metrics.gauge(
             "http_server_requests_in_flight", "HTTP requests being served now"
-        )
+        ).set_function(lambda: self.in_flight)
         self.duration: Histogram = metrics.histogram(
             "http_server_request_duration_seconds",
             "HTTP request latency by route template, method and status",
@@ -59,11 +61,11 @@ class TelemetryMiddleware:
                 message["headers"] = [*message.get("headers", ()), traceparent_header]
             await send(message)
 
-        self.in_flight.inc()
+        self.in_flight += 1
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.in_flight.dec()
+            self.in_flight -= 1
             # FastAPI puts the matched route in the scope; the chassis's own plain routes
             # (/healthz, /metrics) are static paths, and anything else unmatched is one label.
             route = scope.get("route")

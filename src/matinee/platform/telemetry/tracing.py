@@ -14,7 +14,7 @@ around by hand.
 from __future__ import annotations
 
 import contextvars
-import os
+import random
 from dataclasses import dataclass
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "set_current",
 ]
 
+# Ids need uniqueness, not secrecy: a seeded PRNG avoids a syscall per span.
+_random_bits = random.Random().getrandbits
 _HEX = frozenset("0123456789abcdef")
 _current: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
     "matinee_trace", default=None
@@ -47,7 +49,7 @@ class TraceContext:
     @classmethod
     def new(cls) -> TraceContext:
         """Start a new trace."""
-        return cls(os.urandom(16).hex(), os.urandom(8).hex())
+        return cls(f"{_random_bits(128):032x}", f"{_random_bits(64):016x}")
 
     @classmethod
     def from_header(cls, header: str | None) -> TraceContext | None:
@@ -69,7 +71,7 @@ class TraceContext:
 
     def child(self) -> TraceContext:
         """Return a new span in the same trace."""
-        return TraceContext(self.trace_id, os.urandom(8).hex(), self.sampled)
+        return TraceContext(self.trace_id, f"{_random_bits(64):016x}", self.sampled)
 
     def to_header(self) -> str:
         """Render as a ``traceparent`` header value."""

@@ -1,0 +1,1 @@
+"""The gateway owns no persistent data."""
