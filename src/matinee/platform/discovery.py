@@ -1,7 +1,15 @@
 """Service discovery: register this instance, heartbeat, and resolve others from a cache.
 
-OWNED BY THE REGISTRY/DISCOVERY WORK: the types and the ``Discovery`` protocol below are
-the contract the chassis (service.py) and the resilient client (http/) rely on.
+The types and the ``Discovery`` protocol at the top are the contract the chassis
+(service.py) and the resilient client (http/) rely on; implementations follow.
+
+| usage | effect |
+|---|---|
+| ``d = RegistryDiscovery.from_settings(settings)`` | a client of ``MATINEE_REGISTRY_URL`` |
+| ``await d.start(own)`` | registers ``own`` (retrying in the background), starts refreshes |
+| ``d.instances("catalog")`` | UP instances from the local copy: a dict lookup, never blocks |
+| ``await d.stop()`` | cancels the registration (best effort) and stops the tasks |
+| ``StaticDiscovery([inst, ...])`` | a fixed set, for tests and registry-less runs |
 """
 
 from __future__ import annotations
@@ -11,7 +19,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["Discovery", "Instance", "Resolver", "Status"]
+__all__ = [
+    "AiohttpTransport",
+    "Discovery",
+    "HttpReply",
+    "Instance",
+    "RegistryDiscovery",
+    "Resolver",
+    "StaticDiscovery",
+    "Status",
+    "Transport",
+    "apps_hashcode",
+    "eureka_registration",
+    "parse_applications",
+    "parse_instance",
+]
 
 
 class Status(StrEnum):
@@ -62,3 +84,512 @@ class Discovery(Resolver, Protocol):
     async def stop(self) -> None:
         """Cancel the registration and stop background tasks."""
         ...
+
+
+# --- Implementation: Eureka documents, a static resolver, the registry client. ---------------
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+import orjson  # noqa: E402
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from matinee.platform.settings import ServiceSettings
+
+log = logging.getLogger("matinee.discovery")
+
+_DEFAULT_DATA_CENTER = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"
+# Metadata keys that map onto Instance fields rather than Instance.metadata.
+_PROMOTED = ("version", "region", "zone")
+_UP_ONLY: tuple[Instance, ...] = ()
+
+
+def eureka_registration(
+    instance: Instance, *, renewal_interval: float = 30.0, lease_duration: float = 90.0
+) -> dict[str, Any]:
+    """Return the Eureka registration body (``{"instance": {...}}``) for ``instance``."""
+    metadata = {key: getattr(instance, key) for key in _PROMOTED if getattr(instance, key)}
+    metadata.update(instance.metadata)
+    return {
+        "instance": {
+            "instanceId": instance.instance_id,
+            "hostName": instance.host,
+            "app": instance.service.upper(),
+            "ipAddr": instance.host,
+            "status": instance.status.value,
+            "port": {"$": instance.port, "@enabled": "true"},
+            "securePort": {"$": 443, "@enabled": "false"},
+            "vipAddress": instance.service,
+            "secureVipAddress": instance.service,
+            "homePageUrl": f"{instance.url}/",
+            "statusPageUrl": f"{instance.url}/healthz",
+            "healthCheckUrl": f"{instance.url}/healthz",
+            "countryId": 1,
+            "dataCenterInfo": {"@class": _DEFAULT_DATA_CENTER, "name": "MyOwn"},
+            "leaseInfo": {
+                "renewalIntervalInSecs": int(max(1, renewal_interval)),
+                "durationInSecs": int(max(1, lease_duration)),
+            },
+            "metadata": metadata,
+        }
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    # Older Eureka servers render a one-element array as a bare object.
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def parse_instance(doc: Mapping[str, Any]) -> Instance | None:
+    """Turn one Eureka instance document into an :class:`Instance`; ``None`` if unusable."""
+    try:
+        service = str(doc.get("app") or "").lower()
+        host = str(doc.get("ipAddr") or doc.get("hostName") or "")
+        port_doc = doc.get("port")
+        port = int(port_doc.get("$", 0) if isinstance(port_doc, Mapping) else port_doc or 0)
+        instance_id = str(doc.get("instanceId") or doc.get("hostName") or "")
+    except (TypeError, ValueError):
+        return None
+    if not service or not host or not instance_id:
+        return None
+    try:
+        status = Status(str(doc.get("status", "UNKNOWN")).upper())
+    except ValueError:
+        status = Status.UNKNOWN
+    raw = doc.get("metadata")
+    metadata = {
+        str(k): str(v)
+        for k, v in (raw.items() if isinstance(raw, Mapping) else ())
+        if not str(k).startswith("@")
+    }
+    promoted = {key: metadata.pop(key, "") for key in _PROMOTED}
+    return Instance(
+        service=service,
+        instance_id=instance_id,
+        host=host,
+        port=port,
+        status=status,
+        metadata=metadata,
+        **promoted,
+    )
+
+
+def parse_applications(doc: Mapping[str, Any]) -> list[tuple[str, Instance]]:
+    """Return ``(actionType, instance)`` pairs from an ``applications`` JSON document."""
+    apps = doc.get("applications") or {}
+    found: list[tuple[str, Instance]] = []
+    for app in _as_list(apps.get("application")):
+        for item in _as_list(app.get("instance") if isinstance(app, Mapping) else None):
+            if not isinstance(item, Mapping):
+                continue
+            instance = parse_instance(item)
+            if instance is not None:
+                found.append((str(item.get("actionType") or "ADDED").upper(), instance))
+    return found
+
+
+def apps_hashcode(instances: Iterable[Instance]) -> str:
+    """Return Eureka's apps hashcode (``STATUS_count_`` per status, sorted)."""
+    counts: dict[str, int] = {}
+    for instance in instances:
+        counts[instance.status.value] = counts.get(instance.status.value, 0) + 1
+    return "".join(f"{status}_{counts[status]}_" for status in sorted(counts))
+
+
+def _index(table: Mapping[str, Instance]) -> dict[str, tuple[Instance, ...]]:
+    grouped: dict[str, list[Instance]] = {}
+    for instance in table.values():
+        if instance.status is Status.UP:
+            grouped.setdefault(instance.service, []).append(instance)
+    return {
+        service: tuple(sorted(found, key=lambda i: i.instance_id))
+        for service, found in grouped.items()
+    }
+
+
+class StaticDiscovery:
+    """A fixed set of instances: for tests, and for running without a registry."""
+
+    def __init__(self, instances: Iterable[Instance] = ()) -> None:
+        self._table = {i.instance_id: i for i in instances}
+        self._by_service = _index(self._table)
+        self.own: Instance | None = None
+
+    def set(self, instances: Iterable[Instance]) -> None:
+        """Replace every instance."""
+        self._table = {i.instance_id: i for i in instances}
+        self._by_service = _index(self._table)
+
+    def instances(self, service: str) -> Sequence[Instance]:
+        """Return the UP instances of ``service``."""
+        return self._by_service.get(service.lower(), _UP_ONLY)
+
+    async def start(self, own: Instance | None) -> None:
+        """Remember ``own``; a static set has nothing to register with."""
+        self.own = own
+
+    async def stop(self) -> None:
+        """Forget ``own``."""
+        self.own = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    """What the registry answered: status, lower-cased headers, body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport(Protocol):
+    """How :class:`RegistryDiscovery` talks HTTP; tests pass an in-memory one."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        time_limit: float = 2.0,
+    ) -> HttpReply:
+        """Send one request; raise ``OSError`` or ``TimeoutError`` on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class AiohttpTransport:
+    """The real transport: one pooled aiohttp session, created on first use."""
+
+    def __init__(self, session_factory: Callable[[], aiohttp.ClientSession] | None = None) -> None:
+        self._factory = session_factory
+        self._session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        time_limit: float = 2.0,
+    ) -> HttpReply:
+        """Send one request through the shared session."""
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            self._session = self._factory() if self._factory else aiohttp.ClientSession()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=body,
+                headers=dict(headers or {}),
+                timeout=aiohttp.ClientTimeout(total=time_limit),
+            ) as resp:
+                payload = await resp.read()
+                return HttpReply(
+                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, payload
+                )
+        except aiohttp.ClientError as exc:
+            raise OSError(str(exc)) from exc
+
+    async def close(self) -> None:
+        """Close the session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+_JSON_HEADERS = {"Accept": "application/json"}
+
+
+class RegistryDiscovery:
+    """Register with the registry, heartbeat, and resolve from a local copy of it.
+
+    Resolution never touches the network: ``instances()`` reads a dict of tuples
+    rebuilt after each refresh. While the registry is down the last copy stays.
+    """
+
+    def __init__(
+        self,
+        registry_url: str,
+        *,
+        fetch_interval: float = 5.0,
+        renewal_interval: float = 30.0,
+        lease_duration: float = 90.0,
+        request_timeout: float = 2.0,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
+        full_fetch_every: int = 12,
+        delta_horizon: float = 90.0,
+    ) -> None:
+        self.registry_url = registry_url.rstrip("/")
+        self.fetch_interval = fetch_interval
+        self.renewal_interval = renewal_interval
+        self.lease_duration = lease_duration
+        self.request_timeout = request_timeout
+        self._owns_transport = transport is None
+        self._transport: Transport = transport or AiohttpTransport()
+        self._clock = clock
+        self._background = background
+        self._full_every = max(1, full_fetch_every)
+        # A delta only covers the registry's retention window (180 s by default):
+        # after a longer gap, fetch everything instead.
+        self._delta_horizon = delta_horizon
+        self._own: Instance | None = None
+        self._registered = False
+        self._table: dict[str, Instance] = {}
+        self._by_service: dict[str, tuple[Instance, ...]] = {}
+        self._etag = ""
+        self._have_copy = False
+        self._last_ok: float | None = None
+        self._refreshes = 0
+        self._reachable = True
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings, **overrides: Any) -> RegistryDiscovery:
+        """Build from ``MATINEE_REGISTRY_URL`` and the lease settings."""
+        options: dict[str, Any] = {
+            "fetch_interval": settings.registry_fetch_interval,
+            "renewal_interval": settings.lease_renewal_interval,
+            "lease_duration": settings.lease_duration,
+        }
+        options.update(overrides)
+        return cls(settings.registry_url, **options)
+
+    # -- Resolver --------------------------------------------------------------
+
+    def instances(self, service: str) -> Sequence[Instance]:
+        """Return the UP instances of ``service`` from the local copy (case-insensitive)."""
+        found = self._by_service.get(service)
+        if found is None:
+            return self._by_service.get(service.lower(), _UP_ONLY)
+        return found
+
+    def all_instances(self) -> list[Instance]:
+        """Return every known instance, whatever its status."""
+        return sorted(self._table.values(), key=lambda i: (i.service, i.instance_id))
+
+    @property
+    def registered(self) -> bool:
+        """Tell whether the registry accepted this instance's registration."""
+        return self._registered
+
+    def staleness(self) -> float | None:
+        """Return seconds since the last successful refresh (``None`` if never)."""
+        return None if self._last_ok is None else self._clock() - self._last_ok
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self, own: Instance | None) -> None:
+        """Register ``own`` and fetch the registry once; neither failure fails start."""
+        self._own = own
+        first: list[Any] = [self.refresh()]
+        if own is not None:
+            first.append(self.register())
+        await asyncio.gather(*first)
+        if self._background:
+            if own is not None:
+                self._tasks.append(asyncio.create_task(self._heartbeats()))
+            self._tasks.append(asyncio.create_task(self._refreshes_loop()))
+
+    async def stop(self) -> None:
+        """Stop background tasks and cancel the registration (best effort, fast)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._own is not None and self._registered:
+            own = self._own
+            with contextlib.suppress(OSError, TimeoutError):
+                await self._call(
+                    "DELETE", f"/apps/{own.service.upper()}/{own.instance_id}", time_limit=1.0
+                )
+            self._registered = False
+        if self._owns_transport:
+            await self._transport.close()
+
+    # -- one step each (the loops call these; tests call them directly) ----------------
+
+    async def register(self) -> bool:
+        """Send this instance's registration; ``True`` once the registry accepted it."""
+        own = self._own
+        if own is None:
+            return False
+        body = orjson.dumps(
+            eureka_registration(
+                own, renewal_interval=self.renewal_interval, lease_duration=self.lease_duration
+            )
+        )
+        try:
+            reply = await self._call(
+                "POST",
+                f"/apps/{own.service.upper()}",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except (OSError, TimeoutError) as exc:
+            self._note_unreachable(exc)
+            return False
+        self._registered = reply.status in (200, 204)
+        if not self._registered:
+            log.warning("registry refused registration: %s %s", reply.status, reply.body[:300])
+        return self._registered
+
+    async def renew(self) -> bool:
+        """Send one heartbeat; re-register when the registry no longer knows us."""
+        own = self._own
+        if own is None:
+            return False
+        try:
+            reply = await self._call("PUT", f"/apps/{own.service.upper()}/{own.instance_id}")
+        except (OSError, TimeoutError) as exc:
+            self._note_unreachable(exc)
+            return False
+        if reply.status == 404:
+            self._registered = False
+            return await self.register()
+        return reply.status == 200
+
+    async def refresh(self) -> bool:
+        """Bring the local copy up to date by delta, or by a full fetch when needed."""
+        self._refreshes += 1
+        last = self._last_ok
+        stale = last is None or self._clock() - last > self._delta_horizon
+        if not self._have_copy or stale or self._refreshes % self._full_every == 0:
+            return await self.fetch_full()
+        return await self.fetch_delta()
+
+    async def fetch_full(self) -> bool:
+        """Fetch the whole registry (``If-None-Match``: unchanged costs a 304)."""
+        headers = dict(_JSON_HEADERS)
+        if self._etag and self._have_copy:
+            headers["If-None-Match"] = self._etag
+        reply = await self._get("/apps", headers)
+        if reply is None:
+            return False
+        if reply.status == 304:
+            self._mark_ok()
+            return True
+        if reply.status != 200:
+            log.warning("registry answered %s to a full fetch", reply.status)
+            return False
+        try:
+            pairs = parse_applications(orjson.loads(reply.body))
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            log.warning("registry sent an unreadable registry document")
+            return False
+        self._table = {i.instance_id: i for _, i in pairs}
+        self._by_service = _index(self._table)
+        self._etag = reply.headers.get("etag", "")
+        self._have_copy = True
+        self._mark_ok()
+        return True
+
+    async def fetch_delta(self) -> bool:
+        """Apply the registry's recent changes; fall back to a full fetch on mismatch."""
+        reply = await self._get("/apps/delta", _JSON_HEADERS)
+        if reply is None:
+            return False
+        if reply.status != 200:
+            return await self.fetch_full()
+        try:
+            doc = orjson.loads(reply.body)
+            pairs = parse_applications(doc)
+            remote_hash = str(doc["applications"].get("apps__hashcode", ""))
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+            return await self.fetch_full()
+        if pairs:
+            table = dict(self._table)
+            for action, instance in pairs:
+                if action == "DELETED":
+                    table.pop(instance.instance_id, None)
+                else:
+                    table[instance.instance_id] = instance
+            self._table = table
+            self._by_service = _index(table)
+        if apps_hashcode(self._table.values()) != remote_hash:
+            # Our copy drifted (a missed delta): only a full fetch can repair it.
+            self._etag = ""
+            return await self.fetch_full()
+        self._mark_ok()
+        return True
+
+    # -- internals ---------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        backoff = 0.5
+        while True:
+            if not self._registered:
+                if not await self.register():
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.renewal_interval)
+                    continue
+                backoff = 0.5
+            await asyncio.sleep(self.renewal_interval)
+            await self.renew()
+
+    async def _refreshes_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.fetch_interval)
+            try:
+                await self.refresh()
+            except Exception:  # the copy we have is still good; try again next time
+                log.exception("registry refresh failed")
+
+    async def _get(self, path: str, headers: Mapping[str, str]) -> HttpReply | None:
+        try:
+            return await self._call("GET", path, headers=headers)
+        except (OSError, TimeoutError) as exc:
+            self._note_unreachable(exc)
+            return None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        time_limit: float | None = None,
+    ) -> HttpReply:
+        return await self._transport.request(
+            method,
+            self.registry_url + path,
+            body=body,
+            headers=headers,
+            time_limit=time_limit or self.request_timeout,
+        )
+
+    def _mark_ok(self) -> None:
+        self._last_ok = self._clock()
+        if not self._reachable:
+            log.info("registry reachable again at %s", self.registry_url)
+            self._reachable = True
+
+    def _note_unreachable(self, exc: BaseException) -> None:
+        # Log the transition, not every failed attempt: an outage must not flood the logs.
+        if self._reachable:
+            log.warning(
+                "registry unreachable at %s (%s); resolving from the last known copy",
+                self.registry_url,
+                exc or type(exc).__name__,
+            )
+            self._reachable = False

@@ -124,6 +124,8 @@ class ServiceClient:
         self.metrics = metrics = metrics or Metrics()
         self._resolver = resolver
         self._transport = transport
+        # Trust only a transport that says it times out by itself; guard any other (fakes too).
+        self._guard_timeout = not getattr(transport, "enforces_timeout", False)
         self._clock = clock
         self._random = (rng or random.Random()).random
         self._slots: dict[str, _Slot] = {}
@@ -269,6 +271,7 @@ class ServiceClient:
         t = policy.timeout if timeout is None else timeout
         failure_statuses = policy.failure_statuses
         send = self._transport.send
+        guard = self._guard_timeout
         self._budget.deposit(start)
 
         attempts = 0
@@ -282,7 +285,12 @@ class ServiceClient:
             slot.outstanding += 1
             resp: Response | None
             try:
-                async with asyncio.timeout(t):
+                if guard:
+                    async with asyncio.timeout(t):
+                        resp = await send(
+                            method, slot.base + target, headers=hdrs, body=body, timeout=t
+                        )
+                else:
                     resp = await send(
                         method, slot.base + target, headers=hdrs, body=body, timeout=t
                     )

@@ -25,6 +25,9 @@ __all__ = ["HttpPool"]
 class HttpPool:
     """Keep-alive connections shared by every client of the process; implements ``Transport``."""
 
+    # aiohttp's total timeout bounds connect, headers and body: the client need not add its own.
+    enforces_timeout = True
+
     def __init__(
         self,
         *,

@@ -1,0 +1,13 @@
+"""registry: instance leases with Eureka's semantics and REST API (port 8761)."""
+
+from matinee.platform.service import ServiceSpec
+
+__all__ = ["SPEC"]
+
+SPEC = ServiceSpec(
+    name="registry",
+    default_instances=1,
+    on_play_path=True,
+    fixed_port=8761,
+    description="Eureka-compatible service registry: leases, heartbeats, eviction",
+)

@@ -1,0 +1,5 @@
+"""The registry's adapters to disk."""
+
+from matinee.services.registry.storage.snapshot import SnapshotStore
+
+__all__ = ["SnapshotStore"]

@@ -1,0 +1,135 @@
+"""Read what the registry knows: Eureka's ``GET /apps`` JSON, flattened.
+
+| usage | gives |
+|---|---|
+| ``fetch_registered("http://127.0.0.1:8761/eureka")`` | ``[Registered(...)]``; OSError if down |
+| ``parse_apps(doc)`` | the same from an already-decoded document |
+| ``is_healthy("http://127.0.0.1:8761")`` | whether ``/healthz`` answers 200 |
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Registered", "fetch_registered", "is_healthy", "parse_apps", "registry_base_url"]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """One instance as the registry lists it."""
+
+    service: str
+    instance_id: str
+    status: str
+    url: str
+    port: int | None
+    version: str
+    zone: str
+    # Milliseconds since the epoch; 0 when the registry does not say.
+    registered_at_ms: int
+
+
+def _as_list(value: Any) -> list[Any]:
+    # Eureka's JSON turns one-element lists into a bare object.
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _port(raw: Any) -> int | None:
+    if isinstance(raw, dict):
+        raw = raw.get("$")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _instance(app_name: str, raw: dict[str, Any]) -> Registered:
+    port = _port(raw.get("port"))
+    host = raw.get("ipAddr") or raw.get("hostName") or "127.0.0.1"
+    url = str(raw.get("homePageUrl") or (f"http://{host}:{port}" if port else "")).rstrip("/")
+    metadata = _dict(raw.get("metadata"))
+    data_center = raw.get("dataCenterInfo")
+    zone = str(metadata.get("zone", ""))
+    if not zone and isinstance(data_center, dict):
+        zone = str(_dict(data_center.get("metadata")).get("availability-zone", ""))
+    lease = _dict(raw.get("leaseInfo"))
+    try:
+        registered = int(lease.get("registrationTimestamp") or 0)
+    except (TypeError, ValueError):
+        registered = 0
+    service = str(raw.get("app") or app_name).lower()
+    return Registered(
+        service=service,
+        instance_id=str(raw.get("instanceId") or f"{host}:{service}:{port}"),
+        status=str(raw.get("status") or "UNKNOWN").upper(),
+        url=url,
+        port=port,
+        version=str(metadata.get("version", "")),
+        zone=zone,
+        registered_at_ms=registered,
+    )
+
+
+def parse_apps(doc: Any) -> list[Registered]:
+    """Flatten Eureka's ``{"applications": {"application": [...]}}`` into instances."""
+    if not isinstance(doc, dict):
+        return []
+    apps = doc.get("applications")
+    if not isinstance(apps, dict):
+        return []
+    found: list[Registered] = []
+    for app in _as_list(apps.get("application")):
+        if not isinstance(app, dict):
+            continue
+        name = str(app.get("name", ""))
+        found.extend(_instance(name, raw) for raw in _instances(app))
+    return found
+
+
+def _instances(app: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    return (raw for raw in _as_list(app.get("instance")) if isinstance(raw, dict))
+
+
+def registry_base_url(registry_url: str) -> str:
+    """Return the registry's root URL from its Eureka URL (``.../eureka`` stripped)."""
+    url = registry_url.rstrip("/")
+    return url[: -len("/eureka")] if url.endswith("/eureka") else url
+
+
+# Local calls only: ignore any http_proxy in the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch_registered(registry_url: str, timeout: float = 2.0) -> list[Registered]:
+    """Return every instance the registry lists; raise OSError when it cannot be asked."""
+    request = urllib.request.Request(
+        registry_url.rstrip("/") + "/apps", headers={"Accept": "application/json"}
+    )
+    with _OPENER.open(request, timeout=timeout) as response:
+        body = response.read()
+    try:
+        return parse_apps(json.loads(body))
+    except ValueError as exc:
+        raise OSError(f"registry answered something that is not JSON: {exc}") from exc
+
+
+def is_healthy(base_url: str, timeout: float = 1.0) -> bool:
+    """Return whether ``base_url/healthz`` answers 200."""
+    try:
+        with _OPENER.open(base_url.rstrip("/") + "/healthz", timeout=timeout) as resp:
+            return int(resp.status) == 200
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
