@@ -410,7 +410,7 @@ def _run_scale(args: argparse.Namespace) -> int:
         state = read_json(paths.state) or {}
         mine = [i for i in state.get("instances", []) if i.get("service") == args.service]
         if len(mine) == args.count and all(i.get("state") == "up" for i in mine):
-            _say(f"{args.service}: {args.count} instances UP")
+            _say(f"{args.service}: {args.count} instance(s) UP")
             return 0
         time.sleep(0.2)
     _err(f"{args.service} did not reach {args.count} instances UP within {args.timeout:.0f} s")
@@ -451,11 +451,25 @@ def _run_down(args: argparse.Namespace) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(holder, signal.SIGKILL)
         time.sleep(0.5)
+    _wait_gone(holder, deadline=time.monotonic() + 5)
     killed = _kill_leftovers(read_json(paths.state) or state)
     if killed:
         _say(f"killed {killed} leftover process(es)")
     _say("the fleet is down")
     return 0
+
+
+def _wait_gone(pid: int, deadline: float) -> None:
+    """Wait until ``pid`` has exited (a zombie counts as gone)."""
+    import psutil
+
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
+        time.sleep(0.05)
 
 
 def _kill_leftovers(state: Any) -> int:

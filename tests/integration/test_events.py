@@ -237,7 +237,9 @@ async def test_consumer_survives_a_nats_server_restart(tmp_path: Path) -> None:
 async def _until_connected(bus: JetStreamBus) -> None:
     while True:
         try:
-            await bus.check()
+            # Short tries: a request sent before the client notices the old server is gone
+            # is lost and would wait out the full request timeout.
+            await asyncio.wait_for(bus.check(), 0.5)
             return
         except Exception:
             await asyncio.sleep(0.1)

@@ -197,3 +197,26 @@ async def test_readiness_recovers_once_the_database_is_fixed(tmp_path: Path) -> 
     await db.check()
     assert await db.applied_versions() == [1]
     await db.close()
+
+
+async def test_sqlite_write_transactions_from_several_instances_serialise(tmp_path: Path) -> None:
+    migrations = [Migration.sql(1, "log", "CREATE TABLE log (seen INTEGER NOT NULL)")]
+    instances = [open_db(None, tmp_path) for _ in range(4)]
+    for db in instances:
+        assert await db.start(migrations)
+
+    async def append_count(db: Database) -> None:
+        # Read, then write what was read: only correct if no other writer slips in between.
+        for _ in range(10):
+            async with db.write() as conn:
+                seen = (await conn.execute(text("SELECT count(*) FROM log"))).scalar_one()
+                await conn.execute(text("INSERT INTO log (seen) VALUES (:n)"), {"n": seen})
+
+    try:
+        await asyncio.gather(*(append_count(db) for db in instances))
+        async with instances[0].engine.connect() as conn:
+            seen = (await conn.execute(text("SELECT seen FROM log ORDER BY seen"))).scalars()
+            assert list(seen) == list(range(40))
+    finally:
+        for db in instances:
+            await db.close()

@@ -56,7 +56,9 @@ def build(checks=None) -> TestClient:
     async def boom() -> dict:
         raise RuntimeError("secret internals")
 
-    app = create_service_app(ServiceSpec("demo"), ServiceSettings(), routers=[router], readiness=checks)
+    app = create_service_app(
+        ServiceSpec("demo"), ServiceSettings(), routers=[router], readiness=checks
+    )
     return TestClient(app, raise_server_exceptions=False)
 
 

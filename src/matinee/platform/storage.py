@@ -15,7 +15,8 @@ the process: :meth:`Database.start` logs one clear line and records the problem,
 | ``await db.start(MIGRATIONS)`` | apply pending migrations; never raises for a bad database |
 | ``create_service_app(..., readiness={"database": db.check})`` | ``/readyz`` 503 naming it |
 | ``async with db.session() as s: ...`` | an ``AsyncSession`` (commit it yourself) |
-| ``async with db.engine.begin() as conn: ...`` | SQLAlchemy Core in one transaction |
+| ``async with db.write() as conn: ...`` | Core in a write transaction, committed on exit |
+| ``async with db.engine.connect() as conn: ...`` | Core reads |
 | ``Migration(1, "create titles", create_titles)`` | ``create_titles(conn: AsyncConnection)`` |
 | ``Migration.sql(2, "index titles", "CREATE INDEX ...")`` | plain SQL statements |
 | ``await db.close()`` | dispose the engine |
@@ -275,6 +276,20 @@ class Database:
             raise DatabaseUnavailable(self._error or f"database for {self.service} not started")
         async with self._sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection in a write transaction, committed on exit, rolled back on error."""
+        if not self._started:
+            raise DatabaseUnavailable(self._error or f"database for {self.service} not started")
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # A deferred transaction that reads and then writes fails at once with
+                # "database is locked" when another instance wrote in between; taking the
+                # write lock first makes it wait (busy_timeout) instead.
+                conn = await conn.execution_options(matinee_sqlite_begin="IMMEDIATE")
+            async with conn.begin():
+                yield conn
 
     async def applied_versions(self) -> list[int]:
         """Return the migration versions recorded in the database, in order."""

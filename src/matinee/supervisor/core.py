@@ -489,6 +489,8 @@ class Supervisor:
                 registered = None
             nats_up = nats is not None and await self.probe.accepting(nats.port)
             self.observe(registered, nats_up)
+            if self._dirty:
+                self.save_state()
             await asyncio.sleep(1.0 if self.ready_at else 0.2)
 
     async def _wait_for(self, check: Callable[[], Any], what: str) -> bool:

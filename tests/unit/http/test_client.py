@@ -570,3 +570,31 @@ def test_policy_rejects_nonsense() -> None:
         CallPolicy(timeout=0)
     with pytest.raises(ValueError):
         CallPolicy(max_attempts=0)
+
+
+async def test_cancelled_ordinary_call_does_not_free_the_service_probe() -> None:
+    policy = replace(NO_BREAKERS, service_breaker_min_calls=2, service_breaker_cooldown=5.0)
+    env = Env(instance(1), policy=policy)
+
+    async def by_path(sent: Any) -> Any:
+        if "/hang" in sent.url:
+            await asyncio.Event().wait()
+        return await answer(500 if "/fail" in sent.url else 200)(sent)
+
+    env.transport.default = by_path
+    ordinary = asyncio.create_task(env.client.request("GET", "/hang"))  # started while closed
+    await asyncio.sleep(0)
+    for _ in range(2):
+        await env.fail_reason("GET", "/fail")
+    assert env.client.service_breaker_state is BreakerState.OPEN
+    env.clock.advance(5.0)
+    probe = asyncio.create_task(env.client.request("GET", "/hang-probe"))
+    await asyncio.sleep(0)
+    assert env.client.service_breaker_state is BreakerState.HALF_OPEN
+    ordinary.cancel()
+    await asyncio.gather(ordinary, return_exceptions=True)
+    assert (await env.fail_reason("GET", "/ok")).reason == "circuit_open"  # one probe at a time
+    probe.cancel()
+    await asyncio.gather(probe, return_exceptions=True)
+    assert (await env.client.request("GET", "/ok")).status == 200  # the probe slot came back
+    assert env.client.service_breaker_state is BreakerState.CLOSED

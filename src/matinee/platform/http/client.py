@@ -15,6 +15,12 @@ fast while the whole service is sick. Every decision is counted in ``metrics``.
 | ``await c.request("POST", "/q", json=q, idempotent=True)`` | retried: the caller vouches for it |
 | ``await c.get_json("/rows", fallback=lambda exc: [])`` | decoded body, or the fallback's value |
 | ``except CallFailed as exc: exc.reason`` | no_instances, circuit_open, timeout, connection, ... |
+
+Metrics (all labelled ``service``): ``matinee_client_calls_total{outcome}``,
+``matinee_client_attempts_total{outcome}``, ``matinee_client_retries_total{decision}``
+(allowed, budget_denied, no_other_instance), ``matinee_client_fallbacks_total{reason}``,
+``matinee_client_breaker_transitions_total{scope,state}``,
+``matinee_client_breakers_open{scope}`` and the ``matinee_client_call_seconds`` histogram.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"
 # Callers may spell methods in lower case; checking both avoids a .upper() per call.
 _IDEMPOTENT = IDEMPOTENT_METHODS | {m.lower() for m in IDEMPOTENT_METHODS}
 _UP = Status.UP
+_CLOSED = BreakerState.CLOSED
 _REASONS: tuple[FailureReason, ...] = get_args(FailureReason)
 _ATTEMPT_OUTCOMES = ("ok", "client_error", "timeout", "connection", "upstream_status")
 _CALL_OUTCOMES = ("ok", "client_error", *_REASONS)
@@ -245,12 +252,14 @@ class ServiceClient:
         if not service_breaker.acquire(start):
             self._m_calls["circuit_open"].inc()
             raise CallFailed(self.service, "circuit_open")
+        # Allowed while not closed means this call is the service's half-open probe.
+        service_probe = service_breaker.state is not _CLOSED
 
         insts = self._resolver.instances(self.service)
         slot = self._pick(insts, start, None)
         if slot is None:
-            # A half-open service probe that found nowhere to go made no call.
-            service_breaker.release()
+            if service_probe:  # it found nowhere to go and made no call
+                service_breaker.release()
             reason: FailureReason = (
                 "circuit_open" if any(i.status == _UP for i in insts) else "no_instances"
             )
@@ -282,6 +291,7 @@ class ServiceClient:
             attempts += 1
             breaker = slot.breaker
             breaker.acquire(now)  # _pick checked available(now): this cannot be refused
+            probe = breaker.state is not _CLOSED
             slot.outstanding += 1
             resp: Response | None
             try:
@@ -303,8 +313,10 @@ class ServiceClient:
             except BaseException:
                 # Cancelled (or a bug in a transport): no outcome to count, free the probes.
                 slot.outstanding -= 1
-                breaker.release()
-                service_breaker.release()
+                if probe:
+                    breaker.release()
+                if service_probe:
+                    service_breaker.release()
                 raise
             slot.outstanding -= 1
             now = clock()
@@ -482,5 +494,5 @@ class ServiceClient:
                 del self._slots[iid]
 
     def _forget(self, slot: _Slot) -> None:
-        if slot.breaker.state is not BreakerState.CLOSED:
+        if slot.breaker.state is not _CLOSED:
             self._m_open.labels(self.service, "instance").dec()

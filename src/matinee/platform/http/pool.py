@@ -99,7 +99,9 @@ class HttpPool:
                 return Response(resp.status, resp.headers, payload)
         except TimeoutError:
             raise
-        except (aiohttp.ClientError, OSError) as exc:
+        except Exception as exc:
+            # Whatever broke the exchange (refused, reset, a malformed answer), the instance
+            # gave no usable answer: one kind of failure for breakers and retries.
             raise TransportError(f"{method} {url}: {exc!r}") from exc
 
     async def close(self) -> None:

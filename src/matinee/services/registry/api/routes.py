@@ -89,21 +89,6 @@ def build_router(
         params = request.path_params
         return str(params.get("app", "")), str(params.get("instance_id", ""))
 
-    @router.post("/apps/{app}", max_body=max_body)
-    async def register(request: Request) -> Response:
-        """Register an instance (Eureka JSON or XML body)."""
-        app, _ = path(request)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body:
-            raise PayloadTooLarge(f"registration larger than {max_body} bytes")
-        body = await request.body()
-        if len(body) > max_body:
-            raise PayloadTooLarge(f"registration larger than {max_body} bytes")
-        record = parse_registration(body, request.headers.get("content-type", ""), app)
-        stored = registry.register(record)
-        hooks.on_register(stored)
-        return Response(status_code=204)
-
     @router.get("/apps")
     async def applications(request: Request) -> Response:
         """Return the whole registry; 304 when ``If-None-Match`` matches."""
@@ -123,6 +108,22 @@ def build_router(
             grouped.setdefault(record.app, []).append(record)
         body = render_apps(grouped, registry.version, registry.hashcode(), media)
         return Response(body, media_type=media)
+
+    # Declared after /apps/delta: routes match in order and {app} would swallow it.
+    @router.post("/apps/{app}", max_body=max_body)
+    async def register(request: Request) -> Response:
+        """Register an instance (Eureka JSON or XML body)."""
+        app, _ = path(request)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body:
+            raise PayloadTooLarge(f"registration larger than {max_body} bytes")
+        body = await request.body()
+        if len(body) > max_body:
+            raise PayloadTooLarge(f"registration larger than {max_body} bytes")
+        record = parse_registration(body, request.headers.get("content-type", ""), app)
+        stored = registry.register(record)
+        hooks.on_register(stored)
+        return Response(status_code=204)
 
     @router.get("/apps/{app}")
     async def application(request: Request) -> Response:
