@@ -6,6 +6,7 @@ and Prometheus's ``eureka_sd_configs`` discovers Matinee instances.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -84,7 +85,11 @@ async def test_py_eureka_client_app_is_resolved_by_matinee_discovery(registry_ur
     try:
         await discovery.start(None)
         [found] = discovery.instances("legacy-billing")
-        assert (found.instance_id, found.host, found.port) == ("legacy-billing-1", "127.0.0.1", 7070)
+        assert (found.instance_id, found.host, found.port) == (
+            "legacy-billing-1",
+            "127.0.0.1",
+            7070,
+        )
         # And py-eureka-client reads our XML: it sees the registry itself.
         assert legacy.applications.get_application("REGISTRY").up_instances
     finally:
@@ -107,6 +112,23 @@ async def test_prometheus_eureka_sd_discovers_matinee_instances(
     member = RegistryDiscovery(registry_url, background=False)
     await member.start(catalog)
     assert member.registered
+    try:
+        seen = await asyncio.to_thread(
+            _prometheus_targets, binary, registry_url, tmp_path, {"catalog-it-1", "registry-it"}
+        )
+    finally:
+        await member.stop()
+    assert {"catalog-it-1", "registry-it"} <= seen.keys()
+    labels = seen["catalog-it-1"]
+    assert labels["__meta_eureka_app_name"] == "CATALOG"
+    assert labels["__address__"] == f"127.0.0.1:{catalog.port}"
+    assert labels["__meta_eureka_app_instance_metadata_version"] == "9.9.9"
+
+
+def _prometheus_targets(
+    binary: str, registry_url: str, tmp_path: Path, want: set[str]
+) -> dict[str, dict[str, str]]:
+    """Run Prometheus on the registry; return discovered labels by Eureka instance id."""
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 2s\n"
@@ -117,30 +139,30 @@ async def test_prometheus_eureka_sd_discovers_matinee_instances(
         "        refresh_interval: 1s\n"
     )
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "prometheus.log", "wb"),  # noqa: SIM115 - child owns it
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/-/ready", proc, 30.0)
-        seen: dict[str, dict[str, str]] = {}
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not {"catalog-it-1", "registry-it"} <= seen.keys():
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=2) as r:
-                targets = orjson.loads(r.read())["data"]["activeTargets"]
-            seen = {t["discoveredLabels"]["__meta_eureka_app_instance_id"]: t for t in targets}
-            time.sleep(0.5)
-        assert {"catalog-it-1", "registry-it"} <= seen.keys()
-        labels = seen["catalog-it-1"]["discoveredLabels"]
-        assert labels["__meta_eureka_app_name"] == "CATALOG"
-        assert labels["__address__"] == f"127.0.0.1:{catalog.port}"
-        assert labels["__meta_eureka_app_instance_metadata_version"] == "9.9.9"
-    finally:
-        _stop(proc)
-        await member.stop()
+    with open(tmp_path / "prometheus.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/-/ready", proc, 30.0)
+            seen: dict[str, dict[str, str]] = {}
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and not want <= seen.keys():
+                url = f"http://127.0.0.1:{port}/api/v1/targets"
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    targets = orjson.loads(resp.read())["data"]["activeTargets"]
+                seen = {
+                    t["discoveredLabels"]["__meta_eureka_app_instance_id"]: t["discoveredLabels"]
+                    for t in targets
+                }
+                time.sleep(0.5)
+            return seen
+        finally:
+            _stop(proc)

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from matinee.platform.service import ServiceSpec, create_service_app
 from matinee.platform.settings import ServiceSettings
@@ -155,14 +158,20 @@ async def test_corrupt_sqlite_file_fails_readiness_but_not_the_process(
     db = open_db(None, tmp_path, retry_interval=3600)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.start([Migration.sql(1, "t", "CREATE TABLE t (id INTEGER)")])
         yield
         await db.close()
 
+    async def count_titles(request: Request) -> Response:
+        async with db.engine.connect() as conn:
+            count = (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one()
+        return JSONResponse(count)
+
     app = create_service_app(
         ServiceSpec("catalog"),
         ServiceSettings(data_dir=tmp_path),
+        routes=[Route("/titles/count", count_titles)],
         lifespan=lifespan,
         readiness={"database": db.check},
     )
@@ -177,6 +186,11 @@ async def test_corrupt_sqlite_file_fails_readiness_but_not_the_process(
             assert ready.status_code == 503
             assert "file is not a database" in ready.json()["checks"]["database"]
             assert (await client.get("/readyz")).status_code == 503
+            # A route that reaches for the database gets a 503 problem, not a 500.
+            titles = await client.get("/titles/count")
+            assert titles.status_code == 503
+            assert titles.json()["detail"] == "database for catalog is unavailable"
+            assert str(tmp_path) not in titles.text
 
     errors = [r for r in caplog.records if r.name == "matinee.storage"]
     assert len(errors) == 1

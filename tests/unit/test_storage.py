@@ -82,3 +82,15 @@ async def test_started_database_serves_sessions(tmp_path: Path) -> None:
     async with db.session() as session:
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
     await db.close()
+
+
+async def test_an_in_memory_database_keeps_its_tables_across_connections() -> None:
+    from sqlalchemy import text
+
+    db = Database("catalog", "sqlite:///:memory:")
+    assert await db.start([Migration.sql(1, "t", "CREATE TABLE t (id INTEGER PRIMARY KEY)")])
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+    await db.check()
+    assert await db.applied_versions() == [1]
+    await db.close()

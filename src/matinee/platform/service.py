@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ def own_instance(spec: ServiceSpec, settings: ServiceSettings) -> Instance:
         version=settings.version,
         region=settings.region,
         zone=settings.zone,
+        # Lets `matinee status` and operators tie a registration to an OS process.
+        metadata={"pid": str(os.getpid())},
     )
 
 

@@ -19,6 +19,7 @@ the process: :meth:`Database.start` logs one clear line and records the problem,
 | ``async with db.engine.connect() as conn: ...`` | Core reads |
 | ``Migration(1, "create titles", create_titles)`` | ``create_titles(conn: AsyncConnection)`` |
 | ``Migration.sql(2, "index titles", "CREATE INDEX ...")`` | plain SQL statements |
+| ``Database("catalog", "sqlite:///:memory:")`` | a throwaway database for tests |
 | ``await db.close()`` | dispose the engine |
 """
 
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -43,6 +44,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 from matinee.platform.errors import ServiceUnavailable
 
@@ -114,6 +116,8 @@ def _lock_key(service: str) -> int:
 
 def _describe(exc: BaseException) -> str:
     # DBAPI errors wrapped by SQLAlchemy carry the SQL and a docs link; keep the cause.
+    while isinstance(exc, DatabaseUnavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__
     orig = getattr(exc, "orig", None)
     message = str(orig if orig is not None else exc).strip().splitlines()
     return message[0] if message else type(exc).__name__
@@ -134,13 +138,18 @@ class Database:
         self.retry_interval = retry_interval
         self.url = async_url(str(url)) if isinstance(url, str) else url
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        if self.is_sqlite and self.url.database and self.url.database != ":memory:":
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = self.is_sqlite and self.url.database in (None, "", ":memory:")
+        if self.is_sqlite and not in_memory:
+            Path(str(self.url.database)).parent.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if in_memory:
+            # Every new connection would open a new, empty memory database: share one.
+            options["poolclass"] = StaticPool
         options.update(engine_options)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        _report_unreachable_as_unavailable(self.engine, service)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._migrations: tuple[Migration, ...] = ()
         self._started = False
@@ -308,6 +317,16 @@ def _validated(migrations: Sequence[Migration]) -> tuple[Migration, ...]:
     if versions != sorted(set(versions)) or any(v < 1 for v in versions):
         raise ValueError(f"migration versions must be positive, unique, increasing: {versions}")
     return tuple(migrations)
+
+
+def _report_unreachable_as_unavailable(engine: AsyncEngine, service: str) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: ExceptionContext) -> BaseException | None:
+        # A database that cannot be reached is a 503 for the caller, not a 500 with a
+        # traceback per request; the details (paths, hosts) stay in logs and /readyz.
+        if context.connection is None or context.is_disconnect:
+            return DatabaseUnavailable(f"database for {service} is unavailable")
+        return None
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

