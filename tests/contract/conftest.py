@@ -17,9 +17,7 @@ async def serve(app: ASGIApp) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn on a free port for the duration; yield the port."""
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_config=None, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

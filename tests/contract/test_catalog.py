@@ -73,7 +73,9 @@ async def test_bad_input_gets_problems_not_500s(settings):
 
 async def test_no_instance_is_a_call_failure_the_caller_can_handle():
     async with HttpPool() as pool:
-        catalog = CatalogClient(ServiceClient("catalog", resolver=StaticDiscovery(), transport=pool))
+        catalog = CatalogClient(
+            ServiceClient("catalog", resolver=StaticDiscovery(), transport=pool)
+        )
         with pytest.raises(CallFailed) as info:
             await catalog.get_title(1)
         assert info.value.reason == "no_instances"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from matinee.platform.storage import (
     Database,
@@ -71,8 +72,6 @@ async def test_a_database_that_was_never_started_is_not_ready(tmp_path: Path) ->
 
 
 async def test_started_database_serves_sessions(tmp_path: Path) -> None:
-    from sqlalchemy import text
-
     db = Database.for_service("catalog", database_url=None, data_dir=tmp_path)
     assert await db.start([Migration.sql(1, "t", "CREATE TABLE t (id INTEGER PRIMARY KEY)")])
     assert db.ready
@@ -85,8 +84,6 @@ async def test_started_database_serves_sessions(tmp_path: Path) -> None:
 
 
 async def test_an_in_memory_database_keeps_its_tables_across_connections() -> None:
-    from sqlalchemy import text
-
     db = Database("catalog", "sqlite:///:memory:")
     assert await db.start([Migration.sql(1, "t", "CREATE TABLE t (id INTEGER PRIMARY KEY)")])
     async with db.write() as conn:

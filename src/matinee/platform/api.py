@@ -41,7 +41,9 @@ DEFAULT_MAX_BODY = 1 << 20
 _JSON = "application/json"
 
 
-def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """Serialize a model, dict or list as a JSON response."""
     if isinstance(content, BaseModel):
         body = content.__pydantic_serializer__.to_json(content)
@@ -200,7 +202,7 @@ class Router:
         routes: list[BaseRoute] = []
         for path, methods in by_path.items():
             if len(methods) == 1:
-                (method, ep), = methods.items()
+                ((method, ep),) = methods.items()
                 routes.append(Route(path, ep.handle, methods=[method]))
             else:
                 routes.append(Route(path, _dispatch(methods), methods=list(methods)))

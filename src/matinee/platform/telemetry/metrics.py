@@ -3,7 +3,7 @@
 | usage | effect |
 |---|---|
 | ``m = Metrics()`` | a fresh registry |
-| ``m.counter("cdn_fills_total", "Origin fills", ["result"]).labels("ok").inc()`` | define once, reuse |
+| ``m.counter("fills_total", "Origin fills", ["result"]).labels("ok").inc()`` | define, reuse |
 | ``m.render()`` | Prometheus text exposition |
 """
 

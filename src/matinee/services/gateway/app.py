@@ -28,13 +28,14 @@ def create_app(
     """Build the gateway; tests pass a fake discovery and transport."""
     settings = settings or GatewaySettings()
     discovery = discovery or RegistryDiscovery.from_settings(settings)
-    pool = HttpPool() if transport is None else None
+    pool = HttpPool()  # opens its session lazily, so an unused one costs nothing
+    upstream: Transport = transport if transport is not None else pool
     metrics = Metrics()
     catalog = CatalogClient(
         ServiceClient(
             "catalog",
             resolver=discovery,
-            transport=transport or pool,
+            transport=upstream,
             metrics=metrics,
             policy=CallPolicy(timeout=settings.catalog_timeout),
         )
@@ -45,8 +46,7 @@ def create_app(
         try:
             yield
         finally:
-            if pool is not None:
-                await pool.close()
+            await pool.close()
 
     return create_service_app(
         SPEC,

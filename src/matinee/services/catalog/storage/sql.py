@@ -59,7 +59,9 @@ class SqlTitles:
 
     async def get(self, title_id: int) -> Title:
         async with self._engine.connect() as conn:
-            result = await conn.execute(sa.select(titles_table).where(titles_table.c.id == title_id))
+            result = await conn.execute(
+                sa.select(titles_table).where(titles_table.c.id == title_id)
+            )
             row = result.first()
         if row is None:
             raise TitleNotFound(title_id)
