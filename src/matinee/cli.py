@@ -203,7 +203,14 @@ def _detach(args: argparse.Namespace, paths: FleetPaths) -> int:
             close_fds=True,
         )
     _say(f"starting the fleet on {paths.data_dir} (supervisor pid {child.pid})")
-    return _wait_until_up(paths, child, args.timeout)
+    try:
+        return _wait_until_up(paths, child, args.timeout)
+    except KeyboardInterrupt:
+        _err(
+            "stopped waiting; the fleet keeps starting in the background "
+            f"(`matinee down --data-dir {paths.data_dir}` stops it)"
+        )
+        return 130
 
 
 def _wait_until_up(paths: FleetPaths, child: subprocess.Popen[bytes], timeout: float) -> int:
@@ -504,14 +511,15 @@ register("down", Command("stop the fleet gracefully", _configure_down, _run_down
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser with every registered subcommand."""
+    data_dir_help = "the fleet's data dir (MATINEE_DATA_DIR, default ./.matinee)"
+    # Accepted before or after the subcommand; after wins, absent falls back to before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--data-dir",
-        default=os.environ.get("MATINEE_DATA_DIR", ".matinee"),
-        help="the fleet's data dir (MATINEE_DATA_DIR, default ./.matinee)",
-    )
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help=data_dir_help)
     parser = argparse.ArgumentParser(
         prog="matinee", description="Run and operate a Matinee fleet on this machine."
+    )
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("MATINEE_DATA_DIR", ".matinee"), help=data_dir_help
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,16 @@ def test_every_command_follows_matinee_data_dir(
     code, out, _ = run(capsys, "down")
     assert code == 0
     assert "no fleet is running" in out
+
+
+def test_data_dir_goes_before_or_after_the_command() -> None:
+    parser = cli.build_parser()
+    assert parser.parse_args(["--data-dir", "a", "status"]).data_dir == "a"
+    assert parser.parse_args(["status", "--data-dir", "b"]).data_dir == "b"
+    assert parser.parse_args(["status"]).data_dir in (
+        ".matinee",
+        os.environ.get("MATINEE_DATA_DIR"),
+    )
 
 
 def test_ports_come_from_flags_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

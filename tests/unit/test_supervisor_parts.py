@@ -60,6 +60,7 @@ def test_a_taken_port_moves_aside_with_a_warning(tmp_path: Path) -> None:
         registry_port=9761,
         environ={},
         choose=_choose_taken(9761, 9080),
+        pick_free=lambda: 4321,
     )
     assert plan.registry_url == "http://127.0.0.1:40761/eureka"
     assert plan.gateway_url == "http://127.0.0.1:40080"

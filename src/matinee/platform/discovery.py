@@ -14,10 +14,22 @@ The types and the ``Discovery`` protocol at the top are the contract the chassis
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from matinee.platform.settings import ServiceSettings
 
 __all__ = [
     "AiohttpTransport",
@@ -34,6 +46,8 @@ __all__ = [
     "parse_applications",
     "parse_instance",
 ]
+
+log = logging.getLogger("matinee.discovery")
 
 
 class Status(StrEnum):
@@ -85,24 +99,13 @@ class Discovery(Resolver, Protocol):
         """Cancel the registration and stop background tasks."""
         ...
 
+    async def set_status(self, status: Status) -> None:
+        """Change this instance's advertised status (the chassis follows readiness)."""
+        ...
+
 
 # --- Implementation: Eureka documents, a static resolver, the registry client. ---------------
 
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import logging  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterable  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
-
-import orjson  # noqa: E402
-
-if TYPE_CHECKING:
-    import aiohttp
-
-    from matinee.platform.settings import ServiceSettings
-
-log = logging.getLogger("matinee.discovery")
 
 _DEFAULT_DATA_CENTER = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"
 # Metadata keys that map onto Instance fields rather than Instance.metadata.
@@ -239,6 +242,11 @@ class StaticDiscovery:
     async def stop(self) -> None:
         """Forget ``own``."""
         self.own = None
+
+    async def set_status(self, status: Status) -> None:
+        """Record the status ``own`` would advertise."""
+        if self.own is not None:
+            self.own = dataclasses.replace(self.own, status=status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +433,13 @@ class RegistryDiscovery:
             self._registered = False
         if self._owns_transport:
             await self._transport.close()
+
+    async def set_status(self, status: Status) -> None:
+        """Advertise a new status by registering again, as Eureka clients do."""
+        if self._own is None or self._own.status == status:
+            return
+        self._own = dataclasses.replace(self._own, status=status)
+        await self.register()
 
     # -- one step each (the loops call these; tests call them directly) ----------------
 

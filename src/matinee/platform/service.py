@@ -16,6 +16,8 @@ its own lifespan (storage, event bus) and its readiness checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -134,14 +136,28 @@ def create_service_app(
     @asynccontextmanager
     async def chassis_lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _optional(lifespan, app):
+            watcher: asyncio.Task[None] | None = None
             if discovery is not None:
-                await discovery.start(instance if settings.port else None)
+                # Register as ready or not: an instance whose database is broken stays
+                # visible to operators but gets no traffic until its checks pass.
+                ready = _all_ok(await _run_checks(checks))
+                status = Status.UP if ready else Status.DOWN
+                own = dataclasses.replace(instance, status=status)
+                await discovery.start(own if settings.port else None)
+                if settings.port and checks:
+                    watcher = asyncio.create_task(
+                        _follow_readiness(discovery, checks, status, settings.readiness_interval)
+                    )
             app.state.started = True
             log.info("started", extra={"url": instance.url, "version": instance.version})
             try:
                 yield
             finally:
                 app.state.started = False
+                if watcher is not None:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
                 if discovery is not None:
                     await discovery.stop()
                 log.info("stopping")
@@ -150,16 +166,10 @@ def create_service_app(
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     async def readyz(request: Request) -> Response:
-        results: dict[str, str] = {}
+        results = await _run_checks(checks)
         if not request.app.state.started:
             results["startup"] = "not finished"
-        for name, check in checks.items():
-            try:
-                await asyncio.wait_for(check(), _READINESS_TIMEOUT)
-                results[name] = "ok"
-            except Exception as exc:  # a failing check is data here, not an error
-                results[name] = f"{type(exc).__name__}: {exc}"[:300]
-        if any(value != "ok" for value in results.values()):
+        if not _all_ok(results):
             return problem_response(503, "Service Unavailable", "not ready", checks=results)
         return Response(
             orjson.dumps({"status": "ready", "checks": results}), media_type="application/json"
@@ -200,6 +210,39 @@ def create_service_app(
     app.state.discovery = discovery
     app.state.started = False
     return app
+
+
+async def _run_checks(checks: Mapping[str, ReadinessCheck]) -> dict[str, str]:
+    """Run every readiness check concurrently; map each name to "ok" or its failure."""
+
+    async def one(check: ReadinessCheck) -> str:
+        try:
+            await asyncio.wait_for(check(), _READINESS_TIMEOUT)
+        except Exception as exc:  # a failing check is data here, not an error
+            return f"{type(exc).__name__}: {exc}"[:300]
+        return "ok"
+
+    names = list(checks)
+    outcomes = await asyncio.gather(*(one(checks[name]) for name in names))
+    return dict(zip(names, outcomes, strict=True))
+
+
+def _all_ok(results: Mapping[str, str]) -> bool:
+    return all(value == "ok" for value in results.values())
+
+
+async def _follow_readiness(
+    discovery: Discovery, checks: Mapping[str, ReadinessCheck], status: Status, interval: float
+) -> None:
+    """Keep the advertised status in step with readiness: UP when ready, DOWN when not."""
+    while True:
+        await asyncio.sleep(interval)
+        results = await _run_checks(checks)
+        wanted = Status.UP if _all_ok(results) else Status.DOWN
+        if wanted != status:
+            log.warning("readiness changed: advertising %s", wanted, extra={"checks": results})
+            await discovery.set_status(wanted)
+            status = wanted
 
 
 @asynccontextmanager

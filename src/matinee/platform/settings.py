@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     lease_duration: float = Field(default=90.0, gt=0)
     # How often a discovery cache refreshes from the registry.
     registry_fetch_interval: float = Field(default=5.0, gt=0)
+    # How often the chassis re-runs readiness checks to advertise UP or DOWN.
+    readiness_interval: float = Field(default=5.0, gt=0)
     # Shared by the fleet to sign internal headers (the gateway's identity header).
     internal_secret: str = "dev-internal-secret"
 

@@ -6,6 +6,7 @@ in, instance document out), so the registry's own record looks like any other.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from matinee.platform.discovery import Instance, Status, eureka_registration, parse_instance
@@ -41,6 +42,11 @@ class LocalDiscovery:
         if self._own is not None:
             self.registry.cancel(self._own.service, self._own.instance_id)
             self._own = None
+
+    async def set_status(self, status: Status) -> None:
+        """Register again with the new status (the registry has no readiness checks today)."""
+        if self._own is not None and self._own.status != status:
+            await self.start(dataclasses.replace(self._own, status=status))
 
     def instances(self, service: str) -> Sequence[Instance]:
         """Return the UP instances of ``service`` straight from the table."""
