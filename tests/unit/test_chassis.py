@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 import pytest
 from pydantic import BaseModel, Field
 from starlette.testclient import TestClient
 
 from matinee.platform.api import Router
+from matinee.platform.discovery import StaticDiscovery, Status
 from matinee.platform.errors import NotFound
 from matinee.platform.service import ServiceSpec, create_service_app
 from matinee.platform.settings import ServiceSettings
@@ -188,3 +190,25 @@ def test_placeholder_secret_refused_outside_development(monkeypatch):
         ServiceSettings()
     monkeypatch.setenv("MATINEE_INTERNAL_SECRET", "a-real-long-random-secret")
     assert ServiceSettings().environment == "production"
+
+
+def test_advertised_status_follows_readiness():
+    healthy = {"value": False}
+
+    async def database() -> None:
+        if not healthy["value"]:
+            raise RuntimeError("file is not a database")
+
+    discovery = StaticDiscovery()
+    settings = ServiceSettings(port=8123, readiness_interval=0.02)
+    app = create_service_app(
+        ServiceSpec("demo"), settings, readiness={"database": database}, discovery=discovery
+    )
+    with TestClient(app):
+        assert discovery.own is not None and discovery.own.status == Status.DOWN
+        healthy["value"] = True
+        deadline = time.monotonic() + 5
+        while discovery.own.status != Status.UP and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert discovery.own.status == Status.UP
+        assert discovery.own.port == 8123
