@@ -5,12 +5,14 @@
 | ``class TitleUpserted(Event): type = "matinee.catalog.title_upserted"; version = 1`` | a schema |
 | ``bus = await JetStreamBus.connect(settings.nats_url, service="catalog")`` | the fleet's bus |
 | ``bus = InMemoryBus()`` | the fake for unit tests |
+| ``DeferredBus(url, service="catalog")``, later ``await bus.start()`` | connects late |
 | ``await bus.publish(TitleUpserted(title_id=7))`` | at least once, stored once per event id |
 | ``await bus.subscribe("matinee.catalog.>", "search", on, schemas=[TitleUpserted])`` | durable |
 | ``nats_server_command(port, data_dir / "nats")`` | how the supervisor starts NATS |
 """
 
 from matinee.platform.events.bus import EventBus, Handler, Subscription
+from matinee.platform.events.deferred import DeferredBus
 from matinee.platform.events.jetstream import JetStreamBus
 from matinee.platform.events.memory import InMemoryBus
 from matinee.platform.events.schema import Event, UnknownEvent, subject_matches
@@ -22,6 +24,7 @@ from matinee.platform.events.server import (
 )
 
 __all__ = [
+    "DeferredBus",
     "Event",
     "EventBus",
     "Handler",

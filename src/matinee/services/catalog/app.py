@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from matinee.platform.discovery import Discovery, RegistryDiscovery
-from matinee.platform.service import create_service_app
+from matinee.platform.events import DeferredBus, EventBus
+from matinee.platform.service import ReadinessCheck, create_service_app
 from matinee.platform.storage import Database
 from matinee.services.catalog import SPEC
 from matinee.services.catalog.api import build_router
@@ -24,8 +25,9 @@ def create_app(
     *,
     titles: TitleRepository | None = None,
     discovery: Discovery | None = None,
+    events: EventBus | None = None,
 ) -> Starlette:
-    """Build catalog; pass ``titles`` (a fake) to run without a database."""
+    """Build catalog; tests pass fakes (``titles``, ``events``) instead of the real adapters."""
     settings = settings or CatalogSettings()
     database: Database | None = None
     if titles is None:
@@ -35,22 +37,34 @@ def create_app(
         titles = SqlTitles(database.engine)
     if discovery is None and settings.port:
         discovery = RegistryDiscovery.from_settings(settings)
+    deferred: DeferredBus | None = None
+    if events is None and settings.nats_url:
+        events = deferred = DeferredBus(settings.nats_url, service=SPEC.name)
+    readiness: dict[str, ReadinessCheck] = {}
+    if database is not None:
+        readiness["database"] = database.check
+    if events is not None:
+        readiness["events"] = events.check
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if database is not None:
             await database.start(MIGRATIONS)
+        if deferred is not None:
+            await deferred.start()
         try:
             yield
         finally:
+            if deferred is not None:
+                await deferred.close()
             if database is not None:
                 await database.close()
 
     return create_service_app(
         SPEC,
         settings,
-        routers=[build_router(titles)],
+        routers=[build_router(titles, events)],
         lifespan=lifespan,
-        readiness={"database": database.check} if database is not None else None,
+        readiness=readiness,
         discovery=discovery,
     )

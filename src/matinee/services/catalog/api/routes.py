@@ -6,14 +6,16 @@ from starlette.responses import Response
 
 from matinee.platform.api import Router, json_response
 from matinee.platform.errors import NotFound
+from matinee.platform.events import EventBus
 from matinee.services.catalog.api.schemas import PageQuery, TitleIn, TitleOut, TitlePage, TitlePath
 from matinee.services.catalog.domain.model import TitleNotFound, TitleRepository
+from matinee.services.catalog.events import TitleUpserted
 
 __all__ = ["build_router"]
 
 
-def build_router(titles: TitleRepository) -> Router:
-    """Return the catalog's routes bound to a title repository."""
+def build_router(titles: TitleRepository, events: EventBus | None = None) -> Router:
+    """Return the catalog's routes bound to a title repository and an event bus."""
     router = Router(tags=["catalog"])
 
     @router.get("/titles/{title_id}", path_model=TitlePath, response=TitleOut)
@@ -37,6 +39,10 @@ def build_router(titles: TitleRepository) -> Router:
         """Create or replace a title (201 when new)."""
         title = body.to_domain(path.title_id)
         created = await titles.upsert(title)
+        if events is not None:
+            # Stored first, then announced: a failed publish is a 503 and the admin's retry
+            # (an idempotent PUT) announces it again.
+            await events.publish(TitleUpserted.of(title))
         return json_response(TitleOut.from_domain(title), 201 if created else 200)
 
     return router
