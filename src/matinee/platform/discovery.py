@@ -111,6 +111,10 @@ _DEFAULT_DATA_CENTER = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"
 # Metadata keys that map onto Instance fields rather than Instance.metadata.
 _PROMOTED = ("version", "region", "zone")
 _UP_ONLY: tuple[Instance, ...] = ()
+# The shortest time between two registry fetches of one client.
+_MIN_REFRESH_GAP = 0.5
+# Seconds after start during which a client refreshes every 0.5 s instead.
+_WARMUP = 15.0
 
 
 def eureka_registration(
@@ -368,6 +372,7 @@ class RegistryDiscovery:
         self._refreshes = 0
         self._reachable = True
         self._tasks: list[asyncio.Task[None]] = []
+        self._refresh_soon = asyncio.Event()
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, **overrides: Any) -> RegistryDiscovery:
@@ -386,7 +391,11 @@ class RegistryDiscovery:
         """Return the UP instances of ``service`` from the local copy (case-insensitive)."""
         found = self._by_service.get(service)
         if found is None:
-            return self._by_service.get(service.lower(), _UP_ONLY)
+            found = self._by_service.get(service.lower(), _UP_ONLY)
+            if not found:
+                # A miss usually means the copy predates the callee's registration (the
+                # whole fleet starts at once): refresh now rather than at the next tick.
+                self._refresh_soon.set()
         return found
 
     def all_instances(self) -> list[Instance]:
@@ -562,12 +571,21 @@ class RegistryDiscovery:
             await self.renew()
 
     async def _refreshes_loop(self) -> None:
+        started = self._clock()
         while True:
-            await asyncio.sleep(self.fetch_interval)
+            # Wake at the fetch interval, or early after a miss, but never more than
+            # once per _MIN_REFRESH_GAP so a caller of an absent service cannot flood it.
+            # Just after start the whole fleet is still registering: look more often.
+            warming = self._clock() - started < _WARMUP
+            interval = min(self.fetch_interval, 0.5) if warming else self.fetch_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh_soon.wait(), interval)
+            self._refresh_soon.clear()
             try:
                 await self.refresh()
             except Exception:  # the copy we have is still good; try again next time
                 log.exception("registry refresh failed")
+            await asyncio.sleep(_MIN_REFRESH_GAP)
 
     async def _get(self, path: str, headers: Mapping[str, str]) -> HttpReply | None:
         try:
