@@ -83,6 +83,11 @@ def _registered(instance_id: str, status: str = "UP", at_ms: int = 0) -> Registe
     return Registered(service, instance_id, status, "http://127.0.0.1:1", 1, "1.0", "z", at_ms)
 
 
+def _pid_registered(instance_id: str, pid: int) -> Registered:
+    service = instance_id.rsplit("-", 1)[0]
+    return Registered(service, instance_id, "UP", "http://x:1", 1, "1.0", "z", 0, pid)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
@@ -291,7 +296,12 @@ def test_a_stale_lease_from_the_previous_process_is_not_up(
     state = sup.snapshot()
     row = next(i for i in state["instances"] if i["instance_id"] == "catalog-1")
     assert row["state"] == "starting"
-    sup.observe([_registered(i) for i in ids], nats_up=True)
+    # A lease naming another pid is the previous process's, whatever its age.
+    previous = [_registered(i) for i in ids if i != "catalog-1"]
+    sup.observe([*previous, _pid_registered("catalog-1", 1)], nats_up=True)
+    assert sup.ready_at is None
+    catalog_1 = next(p for p in launcher.running() if p.spec.instance_id == "catalog-1")
+    sup.observe([*previous, _pid_registered("catalog-1", catalog_1.pid)], nats_up=True)
     assert sup.ready_at is not None
     assert sup.snapshot()["phase"] == "running"
 

@@ -185,3 +185,21 @@ def test_status_rows_merge_supervisor_and_registry() -> None:
 def test_status_says_when_the_registry_cannot_be_asked() -> None:
     rows = {r["instance_id"]: r for r in fleet_rows(STATE, None)}
     assert rows["catalog-1"]["status"] == "UP?"
+
+
+def test_a_lease_left_by_the_previous_process_shows_as_starting() -> None:
+    doc = {
+        "applications": {
+            "application": {
+                "name": "CATALOG",
+                "instance": {
+                    "instanceId": "catalog-1",
+                    "status": "UP",
+                    "port": 4101,
+                    "metadata": {"pid": "999"},
+                },
+            }
+        }
+    }
+    [row] = [r for r in fleet_rows(STATE, parse_apps(doc)) if r["instance_id"] == "catalog-1"]
+    assert row["status"] == "STARTING"  # supervisor says pid 11, the lease says 999

@@ -328,6 +328,8 @@ class Supervisor:
             )
 
     def _stale(self, found: Registered, slot: Slot) -> bool:
+        if found.pid is not None and slot.proc is not None:
+            return found.pid != slot.proc.pid
         # Only trust timestamps that look like milliseconds since the epoch.
         if found.registered_at_ms < 10**12:
             return False

@@ -32,6 +32,8 @@ class Registered:
     zone: str
     # Milliseconds since the epoch; 0 when the registry does not say.
     registered_at_ms: int
+    # The registering process (Matinee instances put it in their metadata).
+    pid: int | None = None
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -45,6 +47,13 @@ def _as_list(value: Any) -> list[Any]:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _int(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _port(raw: Any) -> int | None:
@@ -80,6 +89,7 @@ def _instance(app_name: str, raw: dict[str, Any]) -> Registered:
         version=str(metadata.get("version", "")),
         zone=zone,
         registered_at_ms=registered,
+        pid=_int(metadata.get("pid")),
     )
 
 

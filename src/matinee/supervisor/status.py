@@ -80,6 +80,8 @@ def _status(inst: dict[str, Any], found: Registered | None, *, registry_answered
     if not registry_answered:
         # The registry is unreachable: say what the supervisor last saw.
         return str(inst.get("registry_status") or "STARTING") + "?"
+    if found is not None and found.pid is not None and found.pid != inst.get("pid"):
+        return "STARTING"  # the lease is the previous process's
     if found is None or not inst.get("registry_status"):
         # Not registered yet, or only a stale lease from this slot's previous process.
         return "STARTING"
