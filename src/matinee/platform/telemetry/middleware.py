@@ -18,7 +18,6 @@ from matinee.platform.telemetry.tracing import TraceContext, reset_current, set_
 __all__ = ["TelemetryMiddleware"]
 
 _TRACEPARENT = b"traceparent"
-_STATIC = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 class TelemetryMiddleware:
@@ -66,12 +65,10 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.in_flight -= 1
-            # FastAPI puts the matched route in the scope; the chassis's own plain routes
-            # (/healthz, /metrics) are static paths, and anything else unmatched is one label.
+            # Starlette's router leaves the matched route in the scope: label by its template
+            # (bounded cardinality); every unmatched path shares one label.
             route = scope.get("route")
-            template = getattr(route, "path", None) or (
-                scope["path"] if status != 404 and scope["path"] in _STATIC else "unmatched"
-            )
+            template = route.path if route is not None else "unmatched"
             key = (template, scope["method"], status)
             child = self._children.get(key)
             if child is None:
