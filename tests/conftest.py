@@ -17,3 +17,11 @@ def free_port() -> int:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+def signed_headers(identity=None, *, secret: str = "dev-internal-secret") -> dict[str, str]:
+    """Return headers that pass a service's identity gate (the fleet's dev secret)."""
+    from matinee.platform.identity import IDENTITY_HEADER, Identity, IdentitySigner
+
+    signer = IdentitySigner(secret, service="tests")
+    return {IDENTITY_HEADER: signer.sign(identity or Identity.of_service("tests"))}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from matinee.platform.discovery import Instance, StaticDiscovery
 from matinee.platform.http import CallFailed, HttpPool, ServiceClient
+from matinee.platform.identity import Identity
 from matinee.services.catalog.app import create_app
 from matinee.services.catalog.client import CatalogClient
 from matinee.services.catalog.settings import CatalogSettings
+from tests.conftest import signed_headers
 from tests.contract.conftest import serve
 
 
@@ -79,3 +82,15 @@ async def test_no_instance_is_a_call_failure_the_caller_can_handle():
         with pytest.raises(CallFailed) as info:
             await catalog.get_title(1)
         assert info.value.reason == "no_instances"
+
+
+async def test_catalog_refuses_callers_that_skipped_the_edge(settings):
+    async with serve(create_app(settings)) as port, httpx.AsyncClient() as http:
+        base = f"http://127.0.0.1:{port}"
+        unsigned = await http.get(f"{base}/titles/1")
+        assert unsigned.status_code == 401
+        assert unsigned.headers["content-type"] == "application/problem+json"
+        viewer = signed_headers(Identity.account("7", plan="basic"))
+        assert (await http.get(f"{base}/titles/1", headers=viewer)).status_code == 404
+        write = await http.put(f"{base}/admin/titles/1", json={"name": "X"}, headers=viewer)
+        assert write.status_code == 403

@@ -10,6 +10,7 @@ from matinee.services.catalog.app import create_app as create_catalog
 from matinee.services.catalog.settings import CatalogSettings
 from matinee.services.gateway.app import create_app as create_gateway
 from matinee.services.gateway.settings import GatewaySettings
+from tests.conftest import signed_headers
 from tests.contract.conftest import serve
 
 
@@ -27,6 +28,7 @@ async def test_titles_through_the_edge(tmp_path, discovery):
             await http.put(
                 f"http://127.0.0.1:{catalog_port}/admin/titles/7",
                 json={"name": "Se7en", "year": 1995},
+                headers=signed_headers(),
             )
             edge = f"http://127.0.0.1:{gateway_port}"
             found = await http.get(f"{edge}/api/titles/7")

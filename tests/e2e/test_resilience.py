@@ -11,6 +11,7 @@ from collections import Counter
 import httpx
 import pytest
 
+from tests.conftest import signed_headers
 from tests.e2e.conftest import Fleet
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +40,9 @@ async def test_kill_9_a_catalog_instance_mid_load(fleet: Fleet):
     victim = next(r for r in rows if r["service"] == "catalog")
     async with httpx.AsyncClient() as http:
         stored = await http.put(
-            f"{victim['url']}/admin/titles/1", json={"name": "Toy Story", "year": 1995}
+            f"{victim['url']}/admin/titles/1",
+            json={"name": "Toy Story", "year": 1995},
+            headers=signed_headers(),
         )
         assert stored.status_code in (200, 201)
         first = await http.get(f"{fleet.gateway_url}/api/titles/1")

@@ -11,6 +11,7 @@ from matinee.platform.telemetry.tracing import current_trace_id
 from matinee.services.catalog.app import create_app
 from matinee.services.catalog.events import TitleUpserted
 from matinee.services.catalog.settings import CatalogSettings
+from tests.conftest import signed_headers
 from tests.contract.conftest import serve
 from tests.integration.conftest import NatsServer
 
@@ -30,6 +31,7 @@ async def test_upsert_publishes_title_upserted_with_the_trace(tmp_path, nats_ser
             TitleUpserted.type, "itest-catalog-consumer", on_title, schemas=[TitleUpserted]
         )
         async with serve(create_app(settings)) as port, httpx.AsyncClient() as http:
+            http.headers.update(signed_headers())
             ready = await http.get(f"http://127.0.0.1:{port}/readyz")
             assert ready.json()["checks"] == {"database": "ok", "events": "ok"}
             response = await http.put(

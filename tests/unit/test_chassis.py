@@ -14,9 +14,11 @@ from starlette.testclient import TestClient
 from matinee.platform.api import Router
 from matinee.platform.discovery import StaticDiscovery, Status
 from matinee.platform.errors import NotFound
+from matinee.platform.identity import IDENTITY_HEADER, Identity, IdentitySigner
 from matinee.platform.service import ServiceSpec, create_service_app
 from matinee.platform.settings import ServiceSettings
 from matinee.platform.telemetry.logging import JsonFormatter
+from tests.conftest import signed_headers
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = f"00-{TRACE}-b7ad6b7169203331-01"
@@ -58,10 +60,16 @@ def build(checks=None) -> TestClient:
     async def boom() -> dict:
         raise RuntimeError("secret internals")
 
+    @router.get("/whoami")
+    async def whoami(identity: Identity) -> dict:
+        return {"kind": identity.kind, "account": identity.account_id, "plan": identity.plan}
+
     app = create_service_app(
         ServiceSpec("demo"), ServiceSettings(), routers=[router], readiness=checks
     )
-    return TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers.update(signed_headers())
+    return client
 
 
 def test_health_and_readiness():
@@ -212,3 +220,27 @@ def test_advertised_status_follows_readiness():
             time.sleep(0.02)
         assert discovery.own.status == Status.UP
         assert discovery.own.port == 8123
+
+
+def test_requests_without_the_edges_signature_are_refused():
+    with build() as client:
+        bare = client.get("/items/1", headers={IDENTITY_HEADER: ""})
+        assert bare.status_code == 401
+        assert bare.headers["content-type"] == "application/problem+json"
+        forged = signed_headers(secret="not-the-fleet-secret")
+        assert client.get("/items/1", headers=forged).status_code == 401
+        expired = IdentitySigner("dev-internal-secret", service="x", clock=lambda: 0.0)
+        stale = {IDENTITY_HEADER: expired.sign(Identity.of_service("x"))}
+        assert client.get("/items/1", headers=stale).status_code == 401
+        garbage = {IDENTITY_HEADER: "eyJ.garbage"}
+        assert client.get("/items/1", headers=garbage).status_code == 401
+        # probes and scrapers need no identity
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+            assert client.get(path, headers={IDENTITY_HEADER: ""}).status_code == 200, path
+
+
+def test_handlers_see_the_verified_caller():
+    who = Identity.account("42", plan="premium")
+    with build() as client:
+        body = client.get("/whoami", headers=signed_headers(who)).json()
+    assert body == {"kind": "account", "account": "42", "plan": "premium"}

@@ -12,6 +12,7 @@ the OpenAPI document.
 | ``@router.get("/titles", query=Page)`` | ``query: Page`` (400 on bad values) |
 | ``@router.post("/titles", body=TitleIn, status=201)`` | ``body: TitleIn`` (400, 413) |
 | a parameter named ``request`` | the Starlette ``Request`` |
+| a parameter named ``identity`` | the verified caller, an ``Identity`` |
 
 A handler returns a pydantic model, a dict or list (JSON), or any ``Response``;
 ``json_response(model, status=201)`` picks the status at run time.
@@ -31,11 +32,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from matinee.platform.errors import BadRequest, PayloadTooLarge
+from matinee.platform.identity import Identity
+from matinee.platform.identity_middleware import IDENTITY_SCOPE_KEY
 
 __all__ = ["Endpoint", "Router", "json_response", "openapi_document"]
 
 Handler = Callable[..., Awaitable[Any]]
 
+_ANONYMOUS = Identity.anonymous()
 # Bodies above this are refused before parsing unless an endpoint asks for more.
 DEFAULT_MAX_BODY = 1 << 20
 _JSON = "application/json"
@@ -89,12 +93,15 @@ class Endpoint:
     summary: str = ""
     tags: Sequence[str] = ()
     wants_request: bool = False
+    wants_identity: bool = False
 
     async def handle(self, request: Request) -> Response:
         """Validate what the endpoint declared, call its handler, render the result."""
         kwargs: dict[str, Any] = {}
         if self.wants_request:
             kwargs["request"] = request
+        if self.wants_identity:
+            kwargs["identity"] = request.scope.get(IDENTITY_SCOPE_KEY) or _ANONYMOUS
         if self.path_model is not None:
             try:
                 kwargs["path"] = self.path_model.model_validate(request.path_params)
@@ -172,6 +179,7 @@ class Router:
                     summary=(inspect.getdoc(handler) or "").split("\n")[0],
                     tags=self.tags,
                     wants_request="request" in params,
+                    wants_identity="identity" in params,
                 )
             )
             return handler

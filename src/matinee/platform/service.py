@@ -36,6 +36,8 @@ from starlette.routing import BaseRoute, Route
 from matinee.platform.api import Router, openapi_document
 from matinee.platform.discovery import Discovery, Instance, Status
 from matinee.platform.errors import ProblemError, problem_response
+from matinee.platform.identity import Identity, IdentitySigner, set_fallback_identity
+from matinee.platform.identity_middleware import IdentityMiddleware
 from matinee.platform.settings import ServiceSettings
 from matinee.platform.telemetry.metrics import CONTENT_TYPE, Metrics
 from matinee.platform.telemetry.middleware import TelemetryMiddleware
@@ -47,6 +49,8 @@ log = logging.getLogger("matinee.service")
 ReadinessCheck = Callable[[], Awaitable[None]]
 ServiceLifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
+# The chassis's own endpoints: probes and scrapers reach them without an identity.
+_CHASSIS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 # A readiness check slower than this counts as failing: /readyz must answer fast.
 _READINESS_TIMEOUT = 2.0
 
@@ -126,15 +130,24 @@ def create_service_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     discovery: Discovery | None = None,
     metrics: Metrics | None = None,
+    require_identity: bool = True,
 ) -> Starlette:
-    """Build a service's app: the chassis around the service's own routes and lifespan."""
+    """Build a service's app: the chassis around the service's own routes and lifespan.
+
+    With ``require_identity`` (the default) every route but the chassis's own answers
+    only requests carrying an identity signed by the edge or a peer service; only
+    infrastructure that foreign clients call (the registry) turns it off.
+    """
     metrics = metrics or Metrics()
+    signer = IdentitySigner(settings.internal_secret, service=spec.name)
     checks = dict(readiness or {})
     instance = own_instance(spec, settings)
     openapi = orjson.dumps(openapi_document(f"matinee {spec.name}", settings.version, routers))
 
     @asynccontextmanager
     async def chassis_lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Calls this process makes outside any request go out as the service itself.
+        set_fallback_identity(lambda: signer.sign(Identity.of_service(spec.name)))
         async with _optional(lifespan, app):
             watcher: asyncio.Task[None] | None = None
             if discovery is not None:
@@ -197,9 +210,12 @@ def create_service_app(
         Route("/metrics", metrics_endpoint),
         Route("/openapi.json", openapi_endpoint),
     ]
+    middleware = [Middleware(TelemetryMiddleware, metrics=metrics)]
+    if require_identity:
+        middleware.append(Middleware(IdentityMiddleware, signer=signer, open_paths=_CHASSIS_PATHS))
     app = Starlette(
         routes=all_routes,
-        middleware=[Middleware(TelemetryMiddleware, metrics=metrics)],
+        middleware=middleware,
         exception_handlers=_exception_handlers(),
         lifespan=chassis_lifespan,
     )
@@ -209,6 +225,7 @@ def create_service_app(
     app.state.instance = instance
     app.state.discovery = discovery
     app.state.started = False
+    app.state.signer = signer
     return app
 
 

@@ -36,7 +36,6 @@ from urllib.parse import urlencode
 
 import orjson
 
-from matinee.platform.discovery import Instance, Resolver, Status
 from matinee.platform.http._types import (
     CallFailed,
     FailureReason,
@@ -45,6 +44,8 @@ from matinee.platform.http._types import (
     Transport,
 )
 from matinee.platform.http.breaker import BreakerState, CircuitBreaker, RetryBudget
+from matinee.platform.identity import identity_headers
+from matinee.platform.instances import Instance, Resolver, Status
 from matinee.platform.telemetry.metrics import Metrics
 from matinee.platform.telemetry.tracing import outgoing_headers
 
@@ -270,6 +271,7 @@ class ServiceClient:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT
         hdrs = outgoing_headers()
+        hdrs.update(identity_headers())
         if headers:
             hdrs.update(headers)
         if json is not None:

@@ -55,4 +55,6 @@ def create_app(
         lifespan=lifespan,
         discovery=discovery,
         metrics=metrics,
+        # The edge is where identities come from: devices reach it without one.
+        require_identity=False,
     )

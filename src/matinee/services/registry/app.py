@@ -149,6 +149,8 @@ def create_app(
         lifespan=lifespan,
         discovery=LocalDiscovery(registry),
         metrics=metrics,
+        # Eureka clients that are not Matinee's (py-eureka-client, Prometheus) must reach it.
+        require_identity=False,
     )
     app.state.registry = registry
     app.state.evict_once = evict_once

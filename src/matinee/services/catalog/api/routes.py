@@ -7,6 +7,7 @@ from starlette.responses import Response
 from matinee.platform.api import Router, json_response
 from matinee.platform.errors import NotFound
 from matinee.platform.events import EventBus
+from matinee.platform.identity import Identity, require_admin
 from matinee.services.catalog.api.schemas import PageQuery, TitleIn, TitleOut, TitlePage, TitlePath
 from matinee.services.catalog.domain.model import TitleNotFound, TitleRepository
 from matinee.services.catalog.events import TitleUpserted
@@ -35,8 +36,9 @@ def build_router(titles: TitleRepository, events: EventBus | None = None) -> Rou
         )
 
     @router.put("/admin/titles/{title_id}", path_model=TitlePath, body=TitleIn, response=TitleOut)
-    async def put_title(path: TitlePath, body: TitleIn) -> Response:
-        """Create or replace a title (201 when new)."""
+    async def put_title(path: TitlePath, body: TitleIn, identity: Identity) -> Response:
+        """Create or replace a title (201 when new); admins and services only."""
+        require_admin(identity)
         title = body.to_domain(path.title_id)
         created = await titles.upsert(title)
         if events is not None:
