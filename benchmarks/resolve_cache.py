@@ -17,13 +17,13 @@ import timeit
 import orjson
 
 from matinee.platform.discovery import (
-    HttpReply,
     Instance,
     RegistryDiscovery,
     Status,
     apps_hashcode,
     eureka_registration,
 )
+from matinee.platform.http import Response
 
 SERVICES = [f"service{n:02d}" for n in range(14)] + ["catalog"]
 
@@ -56,11 +56,8 @@ class OneShot:
             }
         )
 
-    async def request(self, method: str, url: str, **kw: object) -> HttpReply:
-        return HttpReply(200, {}, self.body)
-
-    async def close(self) -> None:
-        pass
+    async def send(self, method: str, url: str, **kw: object) -> Response:
+        return Response(200, {}, self.body)
 
 
 def matinee_resolver(instances: list[Instance]) -> RegistryDiscovery:

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from matinee.platform.discovery import (
-    HttpReply,
     Instance,
     RegistryDiscovery,
+    Status,
     eureka_registration,
 )
+from matinee.platform.http import HttpPool, Response
 from matinee.services.registry.app import create_app
+from matinee.services.registry.client import RegistryClient, RegistryUnavailable
 from matinee.services.registry.settings import RegistrySettings
 from matinee.services.registry.storage import SnapshotStore
+from tests.contract.conftest import serve
+from tests.fakes_registry import RegistryTransport
 
 JSON = {"Accept": "application/json"}
+CONTENT_JSON = {"Content-Type": "application/json"}
 
 
 class FakeClock:
@@ -34,31 +41,18 @@ class FakeClock:
         self.now += seconds
 
 
-class AsgiTransport:
+class AsgiTransport(RegistryTransport):
     """RegistryDiscovery's transport over the app in-process (no sockets)."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
+        super().__init__()
         self.client = client
-        self.down = False
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        time_limit: float = 2.0,
-    ) -> HttpReply:
-        if self.down:
-            raise OSError("connection refused")
-        resp = await self.client.request(method, url, content=body, headers=dict(headers or {}))
-        return HttpReply(
-            resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content
-        )
-
-    async def close(self) -> None:
-        pass
+    async def answer(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Response:
+        resp = await self.client.request(method, url, content=body, headers=dict(headers))
+        return Response(resp.status_code, resp.headers, resp.content)
 
 
 class Harness:
@@ -404,3 +398,65 @@ async def test_discovery_client_repairs_drift_with_a_full_fetch(harness: Harness
     assert await d.fetch_delta()  # empty delta, hashcode mismatch -> full fetch
     assert {i.instance_id for i in d.instances("catalog")} == {"catalog-1", "catalog-2"}
     await d.stop()
+
+
+class NotingPool:
+    """The real pool, noting the status of every answer."""
+
+    def __init__(self, pool: HttpPool) -> None:
+        self.pool = pool
+        self.statuses: list[int] = []
+
+    async def send(self, method: str, url: str, **kw: Any) -> Response:
+        reply = await self.pool.send(method, url, **kw)
+        self.statuses.append(reply.status)
+        return reply
+
+
+async def test_discovery_over_the_platform_pool_and_real_sockets(tmp_path: Path) -> None:
+    app = create_app(settings_for(tmp_path), background=False)
+    async with HttpPool() as pool:
+        noting = NotingPool(pool)
+        async with serve(app) as port:
+            url = f"http://127.0.0.1:{port}/eureka"
+            d = RegistryDiscovery(url, transport=noting, background=False)
+            await d.start(catalog(1))
+            assert d.registered
+            await d.fetch_full()
+            assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
+            # Unchanged since: the ETag the registry sent makes the next fetch a 304.
+            await d.fetch_full()
+            assert noting.statuses[-1] == 304
+        # The registry is gone (its port refuses): the last copy keeps resolving.
+        assert not await d.refresh()
+        assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
+        await d.stop()
+
+
+async def test_a_registry_that_never_answers_is_only_unreachable() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/eureka"
+        d = RegistryDiscovery(url, request_timeout=0.2, background=False)
+        await d.start(catalog(1))
+        assert not d.registered
+        assert not await d.refresh()
+        await d.stop()
+
+
+async def test_admin_client_lists_and_overrides_over_real_sockets(tmp_path: Path) -> None:
+    app = create_app(settings_for(tmp_path), background=False)
+    async with serve(app) as port:
+        admin = RegistryClient(f"http://127.0.0.1:{port}/eureka")
+        async with HttpPool() as pool:
+            body = orjson.dumps(eureka_registration(catalog(1)))
+            url = f"http://127.0.0.1:{port}/eureka/apps/CATALOG"
+            await pool.send("POST", url, headers=CONTENT_JSON, body=body, timeout=2.0)
+        assert "catalog-1" in [i.instance_id for i in await admin.instances()]
+        assert await admin.set_status("catalog", "catalog-1", Status.OUT_OF_SERVICE)
+        assert not await admin.set_status("catalog", "nobody", Status.OUT_OF_SERVICE)
+        [found] = [i for i in await admin.instances() if i.instance_id == "catalog-1"]
+        assert found.status is Status.OUT_OF_SERVICE
+    with pytest.raises(RegistryUnavailable):
+        await admin.instances()

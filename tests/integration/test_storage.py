@@ -22,6 +22,7 @@ from starlette.routing import Route
 from matinee.platform.service import ServiceSpec, create_service_app
 from matinee.platform.settings import ServiceSettings
 from matinee.platform.storage import Database, DatabaseUnavailable, Migration, default_sqlite_path
+from tests.conftest import signed_headers
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -179,7 +180,11 @@ async def test_corrupt_sqlite_file_fails_readiness_but_not_the_process(
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://catalog")
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app),
+                    base_url="http://catalog",
+                    headers=signed_headers(),
+                )
             )
             assert (await client.get("/healthz")).status_code == 200
             ready = await client.get("/readyz")

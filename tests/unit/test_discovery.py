@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from matinee.platform.discovery import (
-    HttpReply,
     Instance,
     RegistryDiscovery,
     StaticDiscovery,
@@ -17,6 +16,8 @@ from matinee.platform.discovery import (
     eureka_registration,
     parse_applications,
 )
+from matinee.platform.http import Response
+from tests.fakes_registry import RegistryTransport
 
 
 def doc(instances: list[Instance], actions: dict[str, str] | None = None) -> dict[str, Any]:
@@ -34,46 +35,36 @@ def doc(instances: list[Instance], actions: dict[str, str] | None = None) -> dic
     }
 
 
-class ScriptedRegistry:
+class ScriptedRegistry(RegistryTransport):
     """Answers like the registry would; records what was sent."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.full: list[Instance] = []
         self.delta: dict[str, Any] = doc([])
-        self.down = False
-        self.calls: list[tuple[str, str]] = []
         self.known: set[str] = set()
+        self.full_documents_sent = 0
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        time_limit: float = 2.0,
-    ) -> HttpReply:
-        self.calls.append((method, url))
-        if self.down:
-            raise OSError("connection refused")
+    async def answer(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Response:
         path = url.split("/eureka", 1)[1]
         if method == "POST":
             self.known.add(orjson.loads(body or b"{}")["instance"]["instanceId"])
-            return HttpReply(204, {}, b"")
+            return Response(204)
         if method == "PUT":
-            return HttpReply(200 if path.rsplit("/", 1)[1] in self.known else 404, {}, b"")
+            return Response(200 if path.rsplit("/", 1)[1] in self.known else 404)
         if method == "DELETE":
             self.known.discard(path.rsplit("/", 1)[1])
-            return HttpReply(200, {}, b"")
+            return Response(200)
         if path == "/apps/delta":
-            return HttpReply(200, {}, orjson.dumps(self.delta))
+            return Response(200, {}, orjson.dumps(self.delta))
+        # Spelled as the registry spells it: discovery must find it whatever the case.
         etag = f'"{len(self.full)}"'
-        if (headers or {}).get("If-None-Match") == etag:
-            return HttpReply(304, {"etag": etag}, b"")
-        return HttpReply(200, {"etag": etag}, orjson.dumps(doc(self.full)))
-
-    async def close(self) -> None:
-        pass
+        if headers.get("If-None-Match") == etag:
+            return Response(304, {"ETag": etag})
+        self.full_documents_sent += 1
+        return Response(200, {"ETag": etag}, orjson.dumps(doc(self.full)))
 
 
 def inst(n: int, service: str = "catalog", status: Status = Status.UP) -> Instance:
@@ -117,12 +108,25 @@ async def test_keeps_last_copy_while_registry_is_down() -> None:
     assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
 
 
+async def test_a_registry_that_times_out_is_unreachable_not_fatal() -> None:
+    registry = ScriptedRegistry()
+    registry.full = [inst(1)]
+    d = client(registry)
+    await d.start(inst(2))
+    registry.down, registry.failure = True, TimeoutError()
+    assert not await d.refresh()
+    assert not await d.renew()
+    assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
+    await d.stop()
+
+
 async def test_full_fetch_sends_etag_and_accepts_304() -> None:
     registry = ScriptedRegistry()
     registry.full = [inst(1)]
     d = client(registry)
     await d.start(None)
     assert await d.fetch_full()
+    assert registry.full_documents_sent == 1  # the second fetch cost a 304
     assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
 
 

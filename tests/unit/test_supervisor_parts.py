@@ -139,6 +139,7 @@ def test_eureka_json_is_flattened_including_its_quirks() -> None:
     assert found["x1"].service == "legacy"
     assert parse_apps({"nonsense": 1}) == []
     assert parse_apps("not a dict") == []
+    assert parse_apps({"applications": ["not", "a", "dict"]}) == []
 
 
 STATE = {

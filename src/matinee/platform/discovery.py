@@ -1,7 +1,8 @@
 """Service discovery: register this instance, heartbeat, and resolve others from a cache.
 
-The types and the ``Discovery`` protocol at the top are the contract the chassis
-(service.py) and the resilient client (http/) rely on; implementations follow.
+``Instance``, ``Status`` and ``Resolver`` (defined in ``instances``, named here) and the
+``Discovery`` protocol are the contract the chassis (service.py) and the resilient client
+(http/) rely on; implementations follow. They reach the registry through ``HttpPool``.
 
 | usage | effect |
 |---|---|
@@ -10,6 +11,7 @@ The types and the ``Discovery`` protocol at the top are the contract the chassis
 | ``d.instances("catalog")`` | UP instances from the local copy: a dict lookup, never blocks |
 | ``await d.stop()`` | cancels the registration (best effort) and stops the tasks |
 | ``StaticDiscovery([inst, ...])`` | a fixed set, for tests and registry-less runs |
+| ``RegistryDiscovery(url, transport=fake)`` | tests: any ``matinee.platform.http.Transport`` |
 """
 
 from __future__ import annotations
@@ -19,73 +21,32 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-if TYPE_CHECKING:
-    import aiohttp
+from matinee.platform.http import HttpPool, Response, Transport
+from matinee.platform.instances import Instance, Resolver, Status
 
+if TYPE_CHECKING:
     from matinee.platform.settings import ServiceSettings
 
 __all__ = [
-    "AiohttpTransport",
     "Discovery",
-    "HttpReply",
     "Instance",
     "RegistryDiscovery",
     "Resolver",
     "StaticDiscovery",
     "Status",
-    "Transport",
     "apps_hashcode",
     "eureka_registration",
+    "instance_documents",
     "parse_applications",
     "parse_instance",
 ]
 
 log = logging.getLogger("matinee.discovery")
-
-
-class Status(StrEnum):
-    """Eureka's instance statuses."""
-
-    UP = "UP"
-    DOWN = "DOWN"
-    STARTING = "STARTING"
-    OUT_OF_SERVICE = "OUT_OF_SERVICE"
-    UNKNOWN = "UNKNOWN"
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """One running instance of a service, as the registry knows it."""
-
-    service: str
-    instance_id: str
-    host: str
-    port: int
-    status: Status = Status.UP
-    version: str = ""
-    region: str = ""
-    zone: str = ""
-    metadata: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the instance, without a trailing slash."""
-        return f"http://{self.host}:{self.port}"
-
-
-class Resolver(Protocol):
-    """What a caller needs: the UP instances of a service, from a local cache."""
-
-    def instances(self, service: str) -> Sequence[Instance]:
-        """Return the UP instances of ``service`` (never blocks, never raises)."""
-        ...
 
 
 class Discovery(Resolver, Protocol):
@@ -189,17 +150,25 @@ def parse_instance(doc: Mapping[str, Any]) -> Instance | None:
     )
 
 
+def instance_documents(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield ``(application name, instance document)`` from an ``applications`` document."""
+    apps = doc.get("applications") or {}
+    for app in _as_list(apps.get("application")):
+        if not isinstance(app, Mapping):
+            continue
+        name = str(app.get("name") or "")
+        for item in _as_list(app.get("instance")):
+            if isinstance(item, Mapping):
+                yield name, item
+
+
 def parse_applications(doc: Mapping[str, Any]) -> list[tuple[str, Instance]]:
     """Return ``(actionType, instance)`` pairs from an ``applications`` JSON document."""
-    apps = doc.get("applications") or {}
     found: list[tuple[str, Instance]] = []
-    for app in _as_list(apps.get("application")):
-        for item in _as_list(app.get("instance") if isinstance(app, Mapping) else None):
-            if not isinstance(item, Mapping):
-                continue
-            instance = parse_instance(item)
-            if instance is not None:
-                found.append((str(item.get("actionType") or "ADDED").upper(), instance))
+    for _, item in instance_documents(doc):
+        instance = parse_instance(item)
+        if instance is not None:
+            found.append((str(item.get("actionType") or "ADDED").upper(), instance))
     return found
 
 
@@ -253,79 +222,16 @@ class StaticDiscovery:
             self.own = dataclasses.replace(self.own, status=status)
 
 
-@dataclass(frozen=True, slots=True)
-class HttpReply:
-    """What the registry answered: status, lower-cased headers, body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class Transport(Protocol):
-    """How :class:`RegistryDiscovery` talks HTTP; tests pass an in-memory one."""
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        time_limit: float = 2.0,
-    ) -> HttpReply:
-        """Send one request; raise ``OSError`` or ``TimeoutError`` on failure."""
-        ...
-
-    async def close(self) -> None:
-        """Release connections."""
-        ...
-
-
-class AiohttpTransport:
-    """The real transport: one pooled aiohttp session, created on first use."""
-
-    def __init__(self, session_factory: Callable[[], aiohttp.ClientSession] | None = None) -> None:
-        self._factory = session_factory
-        self._session: aiohttp.ClientSession | None = None
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        time_limit: float = 2.0,
-    ) -> HttpReply:
-        """Send one request through the shared session."""
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            self._session = self._factory() if self._factory else aiohttp.ClientSession()
-        try:
-            async with self._session.request(
-                method,
-                url,
-                data=body,
-                headers=dict(headers or {}),
-                timeout=aiohttp.ClientTimeout(total=time_limit),
-            ) as resp:
-                payload = await resp.read()
-                return HttpReply(
-                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, payload
-                )
-        except aiohttp.ClientError as exc:
-            raise OSError(str(exc)) from exc
-
-    async def close(self) -> None:
-        """Close the session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-
 _JSON_HEADERS = {"Accept": "application/json"}
+_NO_HEADERS: Mapping[str, str] = {}
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    # aiohttp's headers are case-insensitive already; a plain dict (a test's) may not be.
+    found = headers.get(name)
+    if found is None:
+        found = next((v for k, v in headers.items() if k.lower() == name), "")
+    return found
 
 
 class RegistryDiscovery:
@@ -354,8 +260,11 @@ class RegistryDiscovery:
         self.renewal_interval = renewal_interval
         self.lease_duration = lease_duration
         self.request_timeout = request_timeout
-        self._owns_transport = transport is None
-        self._transport: Transport = transport or AiohttpTransport()
+        # Without a transport given, the client keeps a pool of its own and closes it at stop.
+        self._own_pool: HttpPool | None = None
+        if transport is None:
+            transport = self._own_pool = HttpPool()
+        self._transport: Transport = transport
         self._clock = clock
         self._background = background
         self._full_every = max(1, full_fetch_every)
@@ -440,8 +349,10 @@ class RegistryDiscovery:
                     "DELETE", f"/apps/{own.service.upper()}/{own.instance_id}", time_limit=1.0
                 )
             self._registered = False
-        if self._owns_transport:
-            await self._transport.close()
+        if self._own_pool is not None:
+            await self._own_pool.close()
+            # A closed pool refuses requests; one that opens nothing until used serves a restart.
+            self._transport = self._own_pool = HttpPool()
 
     async def set_status(self, status: Status) -> None:
         """Advertise a new status by registering again, as Eureka clients do."""
@@ -522,7 +433,7 @@ class RegistryDiscovery:
             return False
         self._table = {i.instance_id: i for _, i in pairs}
         self._by_service = _index(self._table)
-        self._etag = reply.headers.get("etag", "")
+        self._etag = _header(reply.headers, "etag")
         self._have_copy = True
         self._mark_ok()
         return True
@@ -587,7 +498,7 @@ class RegistryDiscovery:
                 log.exception("registry refresh failed")
             await asyncio.sleep(_MIN_REFRESH_GAP)
 
-    async def _get(self, path: str, headers: Mapping[str, str]) -> HttpReply | None:
+    async def _get(self, path: str, headers: Mapping[str, str]) -> Response | None:
         try:
             return await self._call("GET", path, headers=headers)
         except (OSError, TimeoutError) as exc:
@@ -602,13 +513,14 @@ class RegistryDiscovery:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         time_limit: float | None = None,
-    ) -> HttpReply:
-        return await self._transport.request(
+    ) -> Response:
+        # Raises TimeoutError, or TransportError (an OSError) when the registry is unreachable.
+        return await self._transport.send(
             method,
             self.registry_url + path,
+            headers=headers or _NO_HEADERS,
             body=body,
-            headers=headers,
-            time_limit=time_limit or self.request_timeout,
+            timeout=time_limit or self.request_timeout,
         )
 
     def _mark_ok(self) -> None:

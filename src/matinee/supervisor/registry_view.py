@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from matinee.platform.discovery import instance_documents
 
 __all__ = ["Registered", "fetch_registered", "is_healthy", "parse_apps", "registry_base_url"]
 
@@ -34,15 +36,6 @@ class Registered:
     registered_at_ms: int
     # The registering process (Matinee instances put it in their metadata).
     pid: int | None = None
-
-
-def _as_list(value: Any) -> list[Any]:
-    # Eureka's JSON turns one-element lists into a bare object.
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    return [value]
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -65,7 +58,7 @@ def _port(raw: Any) -> int | None:
         return None
 
 
-def _instance(app_name: str, raw: dict[str, Any]) -> Registered:
+def _instance(app_name: str, raw: Mapping[str, Any]) -> Registered:
     port = _port(raw.get("port"))
     host = raw.get("ipAddr") or raw.get("hostName") or "127.0.0.1"
     url = str(raw.get("homePageUrl") or (f"http://{host}:{port}" if port else "")).rstrip("/")
@@ -95,22 +88,11 @@ def _instance(app_name: str, raw: dict[str, Any]) -> Registered:
 
 def parse_apps(doc: Any) -> list[Registered]:
     """Flatten Eureka's ``{"applications": {"application": [...]}}`` into instances."""
-    if not isinstance(doc, dict):
+    # Discovery's walk raises on a malformed document (a client then keeps its copy);
+    # a view just shows nothing.
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("applications"), Mapping):
         return []
-    apps = doc.get("applications")
-    if not isinstance(apps, dict):
-        return []
-    found: list[Registered] = []
-    for app in _as_list(apps.get("application")):
-        if not isinstance(app, dict):
-            continue
-        name = str(app.get("name", ""))
-        found.extend(_instance(name, raw) for raw in _instances(app))
-    return found
-
-
-def _instances(app: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    return (raw for raw in _as_list(app.get("instance")) if isinstance(raw, dict))
+    return [_instance(name, raw) for name, raw in instance_documents(doc)]
 
 
 def registry_base_url(registry_url: str) -> str:

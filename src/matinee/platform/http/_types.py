@@ -7,8 +7,8 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from matinee.platform.discovery import Instance
 from matinee.platform.errors import ServiceUnavailable
+from matinee.platform.instances import Instance
 
 __all__ = [
     "CallFailed",

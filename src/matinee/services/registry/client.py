@@ -16,12 +16,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 
 from matinee.platform.discovery import Instance, Status, parse_applications
+from matinee.platform.http import HttpPool
 
 __all__ = ["RegistryClient", "RegistryUnavailable"]
+
+
+_JSON = {"Accept": "application/json"}
 
 
 class RegistryUnavailable(Exception):
@@ -36,17 +39,19 @@ class RegistryClient:
         self.time_limit = time_limit
 
     async def _request(self, method: str, path: str) -> tuple[int, bytes]:
-        timeout = aiohttp.ClientTimeout(total=self.time_limit)
+        # One pool per call: the CLI makes a call or two, then its event loop ends.
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.request(
-                    method, self.registry_url + path, headers={"Accept": "application/json"}
-                ) as resp,
-            ):
-                return resp.status, await resp.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            async with HttpPool() as pool:
+                reply = await pool.send(
+                    method,
+                    self.registry_url + path,
+                    headers=_JSON,
+                    body=None,
+                    timeout=self.time_limit,
+                )
+        except (OSError, TimeoutError) as exc:
             raise RegistryUnavailable(f"registry at {self.registry_url}: {exc}") from exc
+        return reply.status, reply.body
 
     async def instances(self) -> list[Instance]:
         """Return every registered instance, whatever its status."""

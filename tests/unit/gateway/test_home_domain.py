@@ -1,0 +1,64 @@
+"""Home assembly: every source on its own deadline; failures fall back, the page stands."""
+
+from __future__ import annotations
+
+import asyncio
+
+from matinee.services.gateway.domain.home import LastGoodRows, Row, RowSource, assemble_home
+
+
+def rows(*ids: str) -> list[Row]:
+    return [Row(i, i.title(), [{"id": n} for n in range(3)]) for i in ids]
+
+
+def source(name: str, result=None, *, delay: float = 0.0, error: Exception | None = None):
+    async def fetch():
+        await asyncio.sleep(delay)
+        if error is not None:
+            raise error
+        return result
+
+    return RowSource(name, fetch, timeout=0.05)
+
+
+async def test_rows_keep_source_order_and_duplicates_show_once():
+    page = await assemble_home(
+        [source("popular", rows("popular")), source("genres", rows("drama", "popular"))],
+        audience="adult",
+        last_good=LastGoodRows(),
+    )
+    assert [r.id for r in page.rows] == ["popular", "drama"]
+    assert page.degraded == []
+
+
+async def test_a_failed_or_late_source_is_named_and_served_from_its_last_good_rows():
+    cache = LastGoodRows()
+    await assemble_home([source("lists", rows("staff-picks"))], audience="adult", last_good=cache)
+
+    page = await assemble_home(
+        [
+            source("popular", rows("popular")),
+            source("lists", error=ConnectionError("catalog down")),
+            source("genres", rows("drama"), delay=1.0),  # beyond its 50 ms deadline
+        ],
+        audience="adult",
+        last_good=cache,
+    )
+    assert [r.id for r in page.rows] == ["popular", "staff-picks"]
+    assert page.degraded == ["lists", "genres"]
+
+
+async def test_fallback_rows_are_per_audience():
+    cache = LastGoodRows()
+    await assemble_home([source("popular", rows("adult-hits"))], audience="adult", last_good=cache)
+    page = await assemble_home(
+        [source("popular", error=TimeoutError())], audience="kids", last_good=cache
+    )
+    assert page.rows == [] and page.degraded == ["popular"]
+
+
+async def test_empty_rows_are_left_out():
+    page = await assemble_home(
+        [source("lists", [Row("empty", "Empty", [])])], audience="adult", last_good=LastGoodRows()
+    )
+    assert page.rows == []
