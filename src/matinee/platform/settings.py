@@ -35,7 +35,11 @@ def default_data_dir() -> Path:
 class ServiceSettings(BaseSettings):
     """What every service process needs to know about where it runs."""
 
-    model_config = SettingsConfigDict(env_prefix="MATINEE_", extra="ignore", frozen=True)
+    # populate_by_name: a field with an env alias (MATINEE_CATALOG_DATABASE_URL) can still
+    # be set by name in code, e.g. CatalogSettings(database_url=...) in tests.
+    model_config = SettingsConfigDict(
+        env_prefix="MATINEE_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(default_factory=default_data_dir)
