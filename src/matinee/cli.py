@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from matinee import seed
+from matinee.services.media.cli import configure_ingest, run_ingest
 from matinee.supervisor import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_REGISTRY_PORT,
@@ -46,6 +48,7 @@ from matinee.supervisor import (
     send_request,
     serve,
 )
+from matinee.supervisor.seeding import wait_for_seed
 
 __all__ = ["COMMANDS", "Command", "main", "register"]
 
@@ -238,7 +241,10 @@ def _wait_until_up(paths: FleetPaths, child: subprocess.Popen[bytes], timeout: f
             _say(progress)
             last_progress = progress
         if state.get("ready_at"):
+            seeded = wait_for_seed(paths, child.pid, _say)  # a fresh data dir is seeded first
             _summary(paths, state)
+            for line in seeded:
+                _say(line)
             return 0
         time.sleep(0.2)
     state = read_json(paths.state) or {}
@@ -507,6 +513,8 @@ register("status", Command("list the fleet's instances", _configure_status, _run
 register("logs", Command("print (and follow) instance logs", _configure_logs, _run_logs))
 register("scale", Command("set the number of instances of a service", _configure_scale, _run_scale))
 register("down", Command("stop the fleet gracefully", _configure_down, _run_down))
+register("ingest", Command("encode a video file for a title", configure_ingest, run_ingest))
+register("seed", Command("load a real catalog and demo accounts", seed.configure, seed.run))
 
 
 def build_parser() -> argparse.ArgumentParser:

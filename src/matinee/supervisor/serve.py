@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from matinee.supervisor.core import LiveProbe, Supervisor
 from matinee.supervisor.lock import FleetLock
 from matinee.supervisor.plan import FleetPlan
 from matinee.supervisor.procs import SubprocessLauncher
+from matinee.supervisor.seeding import seed_plan, seed_when_ready
 
 __all__ = ["configure_supervisor_logging", "serve"]
 
@@ -65,4 +67,14 @@ async def _run(supervisor: Supervisor) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal)
-    await supervisor.run(stop)
+    # A fresh data dir is seeded once the fleet is UP (``MATINEE_SEED=off`` skips it).
+    catalog = seed_plan(supervisor.plan)
+    seeding = None
+    if catalog is not None:
+        seeding = asyncio.create_task(seed_when_ready(supervisor, catalog, pid=os.getpid()))
+    try:
+        await supervisor.run(stop)
+    finally:
+        if seeding is not None:
+            seeding.cancel()
+            await asyncio.gather(seeding, return_exceptions=True)

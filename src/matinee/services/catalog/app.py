@@ -13,9 +13,10 @@ from matinee.platform.service import ReadinessCheck, create_service_app
 from matinee.platform.storage import Database
 from matinee.services.catalog import SPEC
 from matinee.services.catalog.api import build_router
-from matinee.services.catalog.domain.model import TitleRepository
+from matinee.services.catalog.domain.memory import InMemoryLists, InMemoryTitles
+from matinee.services.catalog.domain.model import ListRepository, TitleRepository
 from matinee.services.catalog.settings import CatalogSettings
-from matinee.services.catalog.storage import MIGRATIONS, SqlTitles
+from matinee.services.catalog.storage import MIGRATIONS, SqlLists, SqlTitles
 
 __all__ = ["create_app"]
 
@@ -24,17 +25,21 @@ def create_app(
     settings: CatalogSettings | None = None,
     *,
     titles: TitleRepository | None = None,
+    lists: ListRepository | None = None,
     discovery: Discovery | None = None,
     events: EventBus | None = None,
 ) -> Starlette:
-    """Build catalog; tests pass fakes (``titles``, ``events``) instead of the real adapters."""
+    """Build catalog; tests pass fakes (``titles``, ``lists``, ``events``) for the real adapters."""
     settings = settings or CatalogSettings()
     database: Database | None = None
-    if titles is None:
+    if lists is None and isinstance(titles, InMemoryTitles):
+        lists = InMemoryLists(titles)
+    if titles is None or lists is None:
         database = Database.for_service(
             SPEC.name, database_url=settings.database_url, data_dir=settings.data_dir
         )
-        titles = SqlTitles(database.engine)
+        titles = titles or SqlTitles(database.engine)
+        lists = lists or SqlLists(database.engine)
     if discovery is None and settings.port:
         discovery = RegistryDiscovery.from_settings(settings)
     deferred: DeferredBus | None = None
@@ -63,7 +68,7 @@ def create_app(
     return create_service_app(
         SPEC,
         settings,
-        routers=[build_router(titles, events)],
+        routers=[build_router(titles, lists, events)],
         lifespan=lifespan,
         readiness=readiness,
         discovery=discovery,

@@ -11,7 +11,11 @@ __all__ = ["TitleUpserted"]
 
 
 class TitleUpserted(Event):
-    """A title was created or changed; carries the whole title so consumers need no call back."""
+    """A title was created or changed; carries the whole title so consumers need no call back.
+
+    Fields after ``popularity`` were added compatibly (defaults for readers of old events);
+    seasons travel as counts, the episodes themselves are read from the title on demand.
+    """
 
     type = "matinee.catalog.title_upserted"
     version = 1
@@ -22,6 +26,16 @@ class TitleUpserted(Event):
     kind: str = "movie"
     genres: list[str] = Field(default_factory=list)
     popularity: float = 0.0
+    original_title: str | None = None
+    maturity_rating: str = "NR"
+    synopsis: str = ""
+    runtime_minutes: int | None = None
+    cast: list[str] = Field(default_factory=list)
+    poster_url: str | None = None
+    backdrop_url: str | None = None
+    asset_ref: str | None = None
+    season_count: int = 0
+    episode_count: int = 0
 
     @classmethod
     def of(cls, title: Title) -> TitleUpserted:
@@ -33,4 +47,14 @@ class TitleUpserted(Event):
             kind=title.kind,
             genres=list(title.genres),
             popularity=title.popularity,
+            original_title=title.original_title,
+            maturity_rating=title.maturity_rating,
+            synopsis=title.synopsis,
+            runtime_minutes=title.runtime_minutes,
+            cast=list(title.cast),
+            poster_url=title.artwork.poster_url,
+            backdrop_url=title.artwork.backdrop_url,
+            asset_ref=title.asset_ref,
+            season_count=len(title.seasons),
+            episode_count=sum(len(s.episodes) for s in title.seasons),
         )

@@ -1,5 +1,38 @@
 """Catalog domain: pure types and rules, no web, HTTP or SQL."""
 
-from matinee.services.catalog.domain.model import Title, TitleNotFound, TitleRepository
+from matinee.services.catalog.domain.model import (
+    Artwork,
+    CuratedList,
+    Episode,
+    Genre,
+    GenreNotFound,
+    ListNotFound,
+    ListRepository,
+    Page,
+    Season,
+    Title,
+    TitleNotFound,
+    TitleRepository,
+    UnknownTitles,
+)
+from matinee.services.catalog.domain.rules import Sort, display_title, maturity_level, max_level
 
-__all__ = ["Title", "TitleNotFound", "TitleRepository"]
+__all__ = [
+    "Artwork",
+    "CuratedList",
+    "Episode",
+    "Genre",
+    "GenreNotFound",
+    "ListNotFound",
+    "ListRepository",
+    "Page",
+    "Season",
+    "Sort",
+    "Title",
+    "TitleNotFound",
+    "TitleRepository",
+    "UnknownTitles",
+    "display_title",
+    "maturity_level",
+    "max_level",
+]

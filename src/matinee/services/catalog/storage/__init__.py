@@ -1,5 +1,5 @@
 """Catalog storage adapters."""
 
-from matinee.services.catalog.storage.sql import MIGRATIONS, SqlTitles
+from matinee.services.catalog.storage.sql import MIGRATIONS, SqlLists, SqlTitles
 
-__all__ = ["MIGRATIONS", "SqlTitles"]
+__all__ = ["MIGRATIONS", "SqlLists", "SqlTitles"]
