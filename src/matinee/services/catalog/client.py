@@ -105,9 +105,11 @@ class CatalogClient:
         response = await self._http.request("GET", "/lists")
         return ListSummaries.model_validate_json(response.raise_for_status().body).root
 
-    async def get_list(self, list_id: str) -> ListOut | None:
+    async def get_list(self, list_id: str, max_maturity: str | None = None) -> ListOut | None:
         """Return a curated list with its titles, None when there is no such list."""
-        response = await self._http.request("GET", f"/lists/{list_id}")
+        response = await self._http.request(
+            "GET", f"/lists/{list_id}", params=_params(max_maturity=max_maturity)
+        )
         if response.status == 404:
             return None
         return ListOut.model_validate_json(response.raise_for_status().body)

@@ -12,6 +12,7 @@ from matinee.platform.errors import BadRequest, NotFound
 from matinee.platform.events import EventBus
 from matinee.platform.identity import Identity, require_admin
 from matinee.services.catalog.api.schemas import (
+    AudienceQuery,
     BatchOut,
     BrowseQuery,
     GenreList,
@@ -39,7 +40,7 @@ from matinee.services.catalog.domain.model import (
     TitleRepository,
     UnknownTitles,
 )
-from matinee.services.catalog.domain.rules import max_level, page_offset
+from matinee.services.catalog.domain.rules import maturity_level, max_level, page_offset
 from matinee.services.catalog.events import TitleUpserted
 
 __all__ = ["build_router"]
@@ -121,19 +122,24 @@ def build_router(
             ]
         )
 
-    @router.get("/lists/{list_id}", path_model=ListPath, response=ListOut)
-    async def get_list(path: ListPath) -> ListOut:
-        """Return a curated list with its titles in the editor's order."""
+    @router.get("/lists/{list_id}", path_model=ListPath, query=AudienceQuery, response=ListOut)
+    async def get_list(path: ListPath, query: AudienceQuery) -> ListOut:
+        """Return a curated list with the titles the audience may see, in the editor's order."""
         try:
             curated = await lists.get_list(path.list_id)
         except ListNotFound as exc:
             raise NotFound(str(exc)) from None
         found = await titles.get_many(curated.title_ids)
+        level = max_level(query.max_maturity)
         return ListOut(
             id=curated.id,
             name=curated.name,
             description=curated.description,
-            items=[TitleSummary.from_domain(found[i]) for i in curated.title_ids if i in found],
+            items=[
+                TitleSummary.from_domain(found[i])
+                for i in curated.title_ids
+                if i in found and maturity_level(found[i].maturity_rating) <= level
+            ],
         )
 
     @router.put("/admin/titles/{title_id}", path_model=TitlePath, body=TitleIn, response=TitleOut)

@@ -19,6 +19,7 @@ from matinee.services.catalog.domain.rules import RATINGS, Sort, check_rating
 __all__ = [
     "MAX_BATCH",
     "ArtworkOut",
+    "AudienceQuery",
     "BatchOut",
     "BrowseQuery",
     "EpisodeOut",
@@ -86,6 +87,12 @@ class BrowseQuery(BaseModel):
 
 
 PageQuery = BrowseQuery
+
+
+class AudienceQuery(BaseModel):
+    """Who is looking: ``?max_maturity=kids`` hides what that profile may not see."""
+
+    max_maturity: Maturity | None = None
 
 
 # -- writes ----------------------------------------------------------------------------
