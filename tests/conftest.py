@@ -23,5 +23,6 @@ def signed_headers(identity=None, *, secret: str = "dev-internal-secret") -> dic
     """Return headers that pass a service's identity gate (the fleet's dev secret)."""
     from matinee.platform.identity import IDENTITY_HEADER, Identity, IdentitySigner
 
-    signer = IdentitySigner(secret, service="tests")
+    # Valid for an hour: some modules sign their headers once, at import.
+    signer = IdentitySigner(secret, service="tests", ttl=3600)
     return {IDENTITY_HEADER: signer.sign(identity or Identity.of_service("tests"))}

@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(spec.name, instance_id, base.log_level, base.log_json)
     app_module = importlib.import_module(f"matinee.services.{spec.name}.app")
     app = app_module.create_app()
+    serve = getattr(app, "serve", None)
+    if callable(serve):
+        # The app brings its own server (the gateway's edge): run it on uvloop.
+        import uvloop
+
+        uvloop.run(serve(sock))
+        return
     config = uvicorn.Config(
         app,
         loop="uvloop",

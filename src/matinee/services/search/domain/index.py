@@ -1,0 +1,710 @@
+"""The immutable title index: built once, queried by any number of requests at once.
+
+Layout (all compact, no per-entry objects beyond the term strings):
+
+- documents are numbered by popularity, most popular first, so every posting list
+  (an ``array('i')`` of document numbers in ascending order) is already in ranking
+  order within a tier: the first matches found are the best ones;
+- ``terms`` is the sorted vocabulary; a prefix is a contiguous range found by
+  ``bisect``, and ``_cum`` (running totals of posting lengths) sizes a range in O(1);
+- a forward index (one flat ``array('i')`` of term numbers, field-tagged) checks a
+  candidate against the other query words without building sets;
+- typos: a symmetric-deletion index (sorted 64-bit ``hash(key) << 20 | term``) bounded
+  by the Meilisearch rule; candidates are verified with the real edit distance;
+- title starts: the sorted folded titles (display, original, alternate, joined forms),
+  with the most popular documents precomputed for every prefix wider than 64 titles.
+
+| usage | gives |
+|---|---|
+| ``index = TitleIndex.build(docs)`` | an immutable index |
+| ``index.suggest("matrx re", 10)`` | ranked hits: typos, then title start, then popularity |
+| ``index.search("matrix", genre="Action", decade=1990, page=1)`` | a page with facets |
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
+
+from matinee.services.search.domain.model import Facets, Hit, SearchPage, TitleDoc, rating_level
+from matinee.services.search.domain.text import (
+    display_title,
+    fold_words,
+    joined_words,
+    prefix_end,
+    word_spans,
+)
+from matinee.services.search.domain.typo import deletions, distance, typo_budget
+
+__all__ = ["MAX_LEVEL", "Candidate", "TitleIndex"]
+
+MAX_LEVEL = 5
+_END = chr(0x10FFFF)
+_HASH_MASK = (1 << 43) - 1
+_TERM_BITS = 20
+# Precompute the most popular documents of a prefix matched by more than this many titles.
+_WIDE_START = 64
+_WIDE_TERMS = 256
+_TOP = 64
+# A query word matching at most this many postings is checked through a set.
+_SET_MAX = 4096
+# Phase B (typos) gives up on a driver word matching more postings than this.
+_TYPO_SCAN_MAX = 200_000
+# A word matching at most this many postings (typos included) is checked through a map.
+_MAP_MAX = 20_000
+# Two words each matching at most this many postings are intersected as sets.
+_INTERSECT_MAX = 100_000
+# At most this many terms per one-typo prefix variant (a variant is a prefix of its range).
+_PREFIX_TYPO_TERMS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A matching document with its ranking key: fewer typos, better tier, more popular."""
+
+    typos: int
+    tier: int  # 0 title starts with the query, 1 every word in a title, 2 through the cast
+    doc: int
+
+
+@dataclass(slots=True)
+class _Word:
+    text: str
+    last: bool
+    lo: int  # zero-typo term range [lo, hi): the exact term, or every term it prefixes
+    hi: int
+    estimate: int  # postings in [lo, hi)
+    typo: dict[int, int] | None = None  # term -> typos, outside [lo, hi); filled when needed
+    estimate_all: int = 0  # postings including the typo terms
+    _zero: set[int] | None = None
+
+    def zero_docs(self, index: TitleIndex) -> set[int]:
+        """Return (and remember) every document matching this word without typos."""
+        if self._zero is None:
+            found: set[int] = set()
+            for tid in range(self.lo, self.hi):
+                found.update(index._postings[tid])
+            self._zero = found
+        return self._zero
+
+
+class TitleIndex:
+    """An immutable index of titles; see the module docstring for its layout."""
+
+    def __init__(self, docs: Sequence[TitleDoc]) -> None:
+        self.docs: tuple[TitleDoc, ...] = tuple(sorted(docs, key=lambda d: (-d.popularity, d.id)))
+        self.by_id: dict[int, int] = {d.id: n for n, d in enumerate(self.docs)}
+        self.levels = bytes(min(rating_level(d.maturity_rating), MAX_LEVEL) for d in self.docs)
+        self._build_terms()
+        self._build_starts()
+        self._build_typos()
+
+    @classmethod
+    def build(cls, docs: Iterable[TitleDoc]) -> TitleIndex:
+        """Return an index of ``docs``; a later doc with the same id replaces an earlier one."""
+        latest: dict[int, TitleDoc] = {}
+        for doc in docs:
+            latest[doc.id] = doc
+        return cls(list(latest.values()))
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build_terms(self) -> None:
+        by_term: dict[str, list[int]] = {}
+        per_doc: list[dict[str, int]] = []
+        for n, doc in enumerate(self.docs):
+            fields: dict[str, int] = {}
+            for text in _title_texts(doc):
+                for word in (*fold_words(text), *joined_words(text)):
+                    fields[word] = 0
+            for name in doc.cast:
+                for word in (*fold_words(name), *joined_words(name)):
+                    fields.setdefault(word, 1)
+            per_doc.append(fields)
+            for word in fields:
+                by_term.setdefault(word, []).append(n)
+        self.terms: list[str] = sorted(by_term)
+        tid_of = {t: i for i, t in enumerate(self.terms)}
+        self._postings: list[array[int]] = [array("i", by_term[t]) for t in self.terms]
+        cum = array("q", [0])
+        total = 0
+        for plist in self._postings:
+            total += len(plist)
+            cum.append(total)
+        self._cum = cum
+        forward = array("i")
+        offsets = array("i", [0])
+        for fields in per_doc:
+            forward.extend(sorted(tid_of[w] * 2 + cast for w, cast in fields.items()))
+            offsets.append(len(forward))
+        self._forward = forward
+        self._offsets = offsets
+        self._wide_terms: dict[str, array[int]] = {}
+        self._collect_wide_terms(0, len(self.terms), 0)
+
+    def _collect_wide_terms(self, lo: int, hi: int, depth: int) -> None:
+        # Walk the implicit trie of the sorted vocabulary, splitting ranges with bisect.
+        terms, cum = self.terms, self._cum
+        i = lo
+        while i < hi:
+            term = terms[i]
+            if len(term) <= depth:
+                i += 1
+                continue
+            prefix = term[: depth + 1]
+            end = bisect_left(terms, prefix + _END, i, hi)
+            if cum[end] - cum[i] > _WIDE_TERMS:
+                merged = heapq.merge(*(self._postings[t] for t in range(i, end)))
+                self._wide_terms[prefix] = array("i", islice(_unique(merged), _TOP))
+                self._collect_wide_terms(i, end, depth + 1)
+            i = end
+
+    def _build_starts(self) -> None:
+        pairs: list[tuple[str, int]] = []
+        for n, doc in enumerate(self.docs):
+            for text in _title_texts(doc):
+                words = fold_words(text)
+                pairs.append((" ".join(words), n))
+                if joined_words(text):
+                    # "Spider-Man 2" also starts "spiderman 2".
+                    pairs.append((" ".join(fold_words(text.replace("-", ""))), n))
+        pairs = sorted(set(pairs))
+        self._starts: list[str] = [p[0] for p in pairs]
+        self._start_docs = array("i", [p[1] for p in pairs])
+        self._wide_starts: dict[str, array[int]] = {}
+        self._collect_wide_starts(0, len(self._starts), 0)
+
+    def _collect_wide_starts(self, lo: int, hi: int, depth: int) -> None:
+        starts = self._starts
+        i = lo
+        while i < hi:
+            text = starts[i]
+            if len(text) <= depth:
+                i += 1
+                continue
+            prefix = text[: depth + 1]
+            end = bisect_left(starts, prefix + _END, i, hi)
+            if end - i > _WIDE_START:
+                top = heapq.nsmallest(_TOP * 2, self._start_docs[i:end])
+                self._wide_starts[prefix] = array("i", islice(_unique(top), _TOP))
+                self._collect_wide_starts(i, end, depth + 1)
+            i = end
+
+    def _build_typos(self) -> None:
+        # A term of length L can be within 1 typo of a 5+ letter query from L >= 4, and
+        # within 2 typos of a 9+ letter query from L >= 7: index deeper deletions only there.
+        keys = array("q")
+        for tid, term in enumerate(self.terms):
+            n = len(term)
+            depth = 2 if n >= 7 else 1 if n >= 4 else 0
+            if depth == 0:
+                continue
+            for key in deletions(term, depth):
+                keys.append(((hash(key) & _HASH_MASK) << _TERM_BITS) | tid)
+        self._typo_keys = array("q", sorted(keys))
+
+    # -- matching ----------------------------------------------------------------------
+
+    def _word(self, text: str, last: bool) -> _Word:
+        terms = self.terms
+        lo = bisect_left(terms, text)
+        if last:
+            hi = bisect_left(terms, text + _END, lo)
+        else:
+            hi = lo + 1 if lo < len(terms) and terms[lo] == text else lo
+        return _Word(text, last, lo, hi, self._cum[hi] - self._cum[lo])
+
+    def _add_typos(self, word: _Word) -> None:
+        """Find the terms within the word's typo budget (only when exact matches ran out)."""
+        if word.typo is not None:
+            return
+        text, lo, hi, terms = word.text, word.lo, word.hi, self.terms
+        typo: dict[int, int] = {}
+        word.typo = typo
+        word.estimate_all = word.estimate
+        budget = typo_budget(text)
+        if not budget:
+            return
+        keys, shift = self._typo_keys, _TERM_BITS
+        mask = (1 << shift) - 1
+        seen: set[int] = set()
+        for key in deletions(text, budget):
+            h = (hash(key) & _HASH_MASK) << shift
+            i = bisect_left(keys, h)
+            while i < len(keys) and keys[i] - h <= mask:
+                seen.add(keys[i] & mask)
+                i += 1
+        extra = 0
+        for tid in seen:
+            if lo <= tid < hi:
+                continue
+            d = distance(text, terms[tid], budget)
+            if d <= budget:
+                typo[tid] = d
+                extra += len(self._postings[tid])
+        if word.last:
+            extra += self._prefix_typos(text, lo, hi, typo)
+        word.estimate_all += extra
+
+    def _prefix_typos(self, text: str, lo: int, hi: int, typo: dict[int, int]) -> int:
+        """Add terms one typo away from *starting* with ``text`` (a word still being typed).
+
+        Every string one edit from a prefix of a term is built from ``text`` by deleting
+        or swapping a character, or by putting one of the letters the vocabulary really
+        has at that position in place of (or before) a character; each variant is a
+        prefix range found by bisection, so nothing needs verifying.
+        """
+        terms = self.terms
+        variants = {text[:i] + text[i + 1 :] for i in range(len(text))}
+        variants.update(
+            text[:i] + text[i + 1] + text[i] + text[i + 2 :] for i in range(len(text) - 1)
+        )
+        # The first letter of a word being typed is taken as typed: it halves the work.
+        for i in range(1, len(text)):
+            base = text[:i]
+            j = bisect_left(terms, base)
+            end = bisect_left(terms, base + _END, j)
+            while j < end:
+                if len(terms[j]) <= i:
+                    j += 1
+                    continue
+                c = terms[j][i]
+                if c != text[i]:
+                    variants.add(base + c + text[i + 1 :])
+                variants.add(base + c + text[i:])
+                j = bisect_left(terms, base + c + _END, j, end)
+        variants.discard(text)
+        added = 0
+        count = len(terms)
+        postings = self._postings
+        for variant in variants:
+            if len(variant) < 3:
+                continue
+            tid = bisect_left(terms, variant)
+            stop = tid + _PREFIX_TYPO_TERMS
+            while tid < count and tid < stop and terms[tid].startswith(variant):
+                if not lo <= tid < hi and tid not in typo:
+                    typo[tid] = 1
+                    added += len(postings[tid])
+                tid += 1
+        return added
+
+    def _words(self, query: str) -> tuple[list[str], list[_Word]]:
+        folded = fold_words(query)
+        # A space after the last word says it is finished: it no longer matches as a prefix.
+        open_end = len(folded) - 1 if query[-1:].isalnum() or not query[-1:].isspace() else -1
+        return folded, [self._word(w, i == open_end) for i, w in enumerate(folded)]
+
+    def _doc_typos(self, doc: int, word: _Word) -> tuple[int, int]:
+        """Return (typos, cast) of the best match of ``word`` in ``doc``, typos -1 if none."""
+        best, cast = -1, 1
+        lo, hi, typo = word.lo, word.hi, word.typo or {}
+        forward = self._forward
+        for k in range(self._offsets[doc], self._offsets[doc + 1]):
+            code = forward[k]
+            tid = code >> 1
+            if lo <= tid < hi:
+                d = 0
+            else:
+                d = typo.get(tid, -1)
+                if d < 0:
+                    continue
+            if best < 0 or d < best or (d == best and (code & 1) < cast):
+                best, cast = d, code & 1
+        return best, cast
+
+    def _title_starts(self, folded: str) -> Iterator[int]:
+        """Yield documents whose title starts with ``folded``, most popular first."""
+        starts = self._starts
+        lo = bisect_left(starts, folded)
+        hi = bisect_left(starts, folded + _END, lo)
+        if hi - lo > _WIDE_START:
+            top = self._wide_starts.get(folded)
+            if top is not None:
+                yield from top
+                rest = heapq.nsmallest(hi - lo, self._start_docs[lo:hi])
+                yield from (d for d in _unique(rest) if d > top[-1])
+                return
+        yield from _unique(sorted(self._start_docs[lo:hi]))
+
+    def _closed_starts(self, whole: str) -> Iterator[int]:
+        """Yield documents whose title is ``whole`` or starts with it as whole words."""
+        starts = self._starts
+        lo = bisect_left(starts, whole)
+        hi = bisect_right(starts, whole, lo)
+        exact = list(self._start_docs[lo:hi])
+        return _unique(heapq.merge(sorted(exact), self._title_starts(whole + " ")))
+
+    def _driver_docs(self, word: _Word) -> Iterator[int]:
+        """Yield every document matching ``word`` without typos, in ascending order."""
+        if word.hi - word.lo == 1:
+            yield from self._postings[word.lo]
+            return
+        top = self._wide_terms.get(word.text) if word.last else None
+        lists = [self._postings[t] for t in range(word.lo, word.hi)]
+        if top is not None:
+            yield from top
+            if len(top) < _TOP:
+                return
+            after = top[-1]
+            yield from (d for d in _unique(heapq.merge(*lists)) if d > after)
+            return
+        yield from _unique(heapq.merge(*lists))
+
+    def candidates(
+        self,
+        query: str,
+        need: int | None,
+        *,
+        max_level: int = MAX_LEVEL,
+        skip: frozenset[int] = frozenset(),
+    ) -> tuple[list[str], list[Candidate]]:
+        """Return the folded query words and matches, best first; at least ``need`` if any.
+
+        With ``need`` set, the search stops as soon as no later match could rank higher
+        (suggest); with ``need=None`` every match is returned (full search).
+        """
+        folded, words = self._words(query)
+        if not words:
+            return folded, []
+        levels = self.levels
+        found: dict[int, Candidate] = {}
+        whole = " ".join(folded)
+        closed = bool(words) and not words[-1].last
+        starts = self._closed_starts(whole) if closed else self._title_starts(whole)
+        for doc in starts:
+            if doc in skip or levels[doc] > max_level:
+                continue
+            found[doc] = Candidate(0, 0, doc)
+            if need is not None and len(found) >= need:
+                return folded, sorted(found.values(), key=_rank)
+        self._zero_typo(words, found, need, max_level, skip)
+        if need is None or len(found) < need:
+            # Drive by the rarest word (a misspelled one matches nothing exactly); the
+            # others are checked on each candidate's own terms, so only one typo set is built.
+            driver = self._typo_driver(words)
+            if driver.typo or len(words) > 1:
+                others = [w for w in words if w is not driver]
+                self._with_typos(driver, others, found, need, max_level, skip)
+        ranked = sorted(found.values(), key=_rank)
+        return folded, ranked if need is None else ranked[: max(need, 0)]
+
+    def _zero_typo(
+        self,
+        words: list[_Word],
+        found: dict[int, Candidate],
+        need: int | None,
+        max_level: int,
+        skip: frozenset[int],
+    ) -> None:
+        if any(w.estimate == 0 for w in words):
+            return
+        order = sorted(words, key=lambda w: w.estimate)
+        driver, others = order[0], order[1:]
+        sets = [w.zero_docs(self) if w.estimate <= _SET_MAX else None for w in others]
+        levels = self.levels
+        in_title = 0 if need is None else sum(1 for c in found.values() if c.tier <= 1)
+        docs: Iterable[int] = self._driver_docs(driver)
+        if len(order) > 1 and driver.estimate > _SET_MAX and order[1].estimate <= _INTERSECT_MAX:
+            # Two common words: intersect in C rather than check thousands of docs one by one.
+            docs = sorted(driver.zero_docs(self) & order[1].zero_docs(self))
+            sets[0] = None
+            others, sets = others[1:], sets[1:]
+            if not docs:
+                return
+        for doc in docs:
+            if doc in found or doc in skip or levels[doc] > max_level:
+                continue
+            cast = 0
+            for word, word_docs in zip(others, sets, strict=True):
+                if word_docs is not None:
+                    if doc not in word_docs:
+                        break
+                    continue
+                typos, via_cast = self._doc_typos(doc, word)
+                if typos != 0:
+                    break
+                cast |= via_cast
+            else:
+                if not cast:
+                    # Set membership says nothing of fields: ask the doc's own terms.
+                    cast = max(self._doc_typos(doc, w)[1] for w in order)
+                found[doc] = Candidate(0, 1 + cast, doc)
+                if not cast:
+                    in_title += 1
+                    if need is not None and in_title >= need:
+                        return
+
+    def _typo_driver(self, words: list[_Word]) -> _Word:
+        """Return the word matching fewest documents with typos, expanding as few as possible."""
+        order = sorted(words, key=lambda w: w.estimate)
+        best = order[0]
+        self._add_typos(best)
+        for word in order[1:]:
+            if word.estimate >= best.estimate_all:
+                break  # its typo set can only add to what it already matches
+            self._add_typos(word)
+            if word.estimate_all < best.estimate_all:
+                best = word
+        return best
+
+    def _with_typos(
+        self,
+        driver: _Word,
+        others: list[_Word],
+        found: dict[int, Candidate],
+        need: int | None,
+        max_level: int,
+        skip: frozenset[int],
+    ) -> None:
+        if driver.estimate_all > _TYPO_SCAN_MAX:
+            return
+        levels = self.levels
+        caches: list[dict[int, int]] = [{} for _ in others]
+        # Words whose typo sets are known and small answer from a map, without a scan.
+        maps = [
+            self._typo_map(w) if w.typo is not None and w.estimate_all <= _MAP_MAX else None
+            for w in others
+        ]
+        by_level: list[list[int]] = [[], [], []]
+        for doc, first in self._typo_map(driver).items():
+            by_level[first].append(doc)
+        # Driver docs a level at a time, most popular first: once ``need`` matches have at
+        # most that many typos, nothing later can rank above them.
+        good = sum(1 for c in found.values() if c.tier <= 1)
+        for first, docs in enumerate(by_level):
+            docs.sort()
+            for doc in docs:
+                if need is not None and good >= need:
+                    return
+                if doc in found or doc in skip or levels[doc] > max_level:
+                    continue
+                total, cast = first, 0
+                for word, cache, typo_map in zip(others, caches, maps, strict=True):
+                    if typo_map is not None:
+                        typos, via_cast = typo_map.get(doc, -1), 0
+                    else:
+                        typos, via_cast = self._lazy_typos(doc, word, cache)
+                    if typos < 0:
+                        break
+                    total += typos
+                    cast |= via_cast
+                else:
+                    if not cast:
+                        cast = max(self._lazy_typos(doc, w, {})[1] for w in (driver, *others))
+                    found[doc] = Candidate(total, 1 + cast, doc)
+                    if total <= first and not cast:
+                        good += 1
+
+    def _lazy_typos(self, doc: int, word: _Word, cache: dict[int, int]) -> tuple[int, int]:
+        """Return (typos, cast) of ``word`` against ``doc``'s own terms, typos -1 if none."""
+        best, cast = -1, 1
+        lo, hi = word.lo, word.hi
+        forward = self._forward
+        for k in range(self._offsets[doc], self._offsets[doc + 1]):
+            code = forward[k]
+            tid = code >> 1
+            if lo <= tid < hi:
+                d = 0
+            else:
+                d = cache.get(tid, -2)
+                if d == -2:
+                    d = cache[tid] = self._term_typos(word, self.terms[tid])
+                if d < 0:
+                    continue
+            if best < 0 or d < best or (d == best and (code & 1) < cast):
+                best, cast = d, code & 1
+        return best, cast
+
+    @staticmethod
+    def _term_typos(word: _Word, term: str) -> int:
+        """Return the typos between a query word and a term within the rule, else -1."""
+        text = word.text
+        budget = typo_budget(text)
+        if not budget:
+            return -1
+        d = distance(text, term, budget)
+        if d <= budget:
+            return d
+        if word.last and term[:1] == text[:1]:
+            n = len(text)
+            for m in (n - 1, n, n + 1):
+                if m < len(term) and distance(text, term[:m], 1) <= 1:
+                    return 1
+        return -1
+
+    def _typo_map(self, word: _Word) -> dict[int, int]:
+        """Return document -> fewest typos with which ``word`` matches it."""
+        out: dict[int, int] = {}
+        postings = self._postings
+        for tid, typos in sorted((word.typo or {}).items(), key=lambda kv: -kv[1]):
+            out.update(dict.fromkeys(postings[tid], typos))
+        for tid in range(word.lo, word.hi):
+            out.update(dict.fromkeys(postings[tid], 0))
+        return out
+
+    # -- answers -----------------------------------------------------------------------
+
+    def hit(self, folded: Sequence[str], candidate: Candidate) -> Hit:
+        """Return the hit for a candidate, with the spans of its display title that matched."""
+        doc = self.docs[candidate.doc]
+        spans = _spans(doc.title, folded)
+        return Hit(
+            id=doc.id,
+            title=doc.title,
+            year=doc.year,
+            spans=spans,
+            typos=candidate.typos,
+            popularity=doc.popularity,
+            genres=doc.genres,
+            matched="cast" if candidate.tier == 2 else "title",
+            tier=candidate.tier,
+        )
+
+    def suggest(
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        max_level: int = MAX_LEVEL,
+        skip: frozenset[int] = frozenset(),
+    ) -> list[Hit]:
+        """Return up to ``limit`` suggestions for what has been typed so far."""
+        folded, found = self.candidates(query, limit, max_level=max_level, skip=skip)
+        return [self.hit(folded, c) for c in found[:limit]]
+
+    def search(
+        self,
+        query: str,
+        *,
+        genre: str | None = None,
+        decade: int | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        max_level: int = MAX_LEVEL,
+        skip: frozenset[int] = frozenset(),
+    ) -> SearchPage:
+        """Return one page of every match, with genre and decade facets."""
+        folded, found = self.candidates(query, None, max_level=max_level, skip=skip)
+        matches = [(c, self.docs[c.doc]) for c in found]
+        return page_of(
+            [(c.typos, c.tier, -d.popularity, d.id, c, d) for c, d in matches],
+            lambda c: self.hit(folded, c),
+            genre=genre,
+            decade=decade,
+            page=page,
+            page_size=page_size,
+        )
+
+
+def page_of(
+    ranked: list[tuple[int, int, float, int, Candidate, TitleDoc]],
+    to_hit: object,
+    *,
+    genre: str | None,
+    decade: int | None,
+    page: int,
+    page_size: int,
+) -> SearchPage:
+    """Filter ranked matches by genre and decade, count facets, and cut one page."""
+    genres: dict[str, int] = {}
+    decades: dict[int, int] = {}
+    kept = []
+    for row in ranked:
+        doc = row[5]
+        in_genre = genre is None or genre in doc.genres
+        in_decade = decade is None or doc.decade == decade
+        # Each facet counts under the other filter, so picking a genre keeps every decade.
+        if in_decade:
+            for g in doc.genres:
+                genres[g] = genres.get(g, 0) + 1
+        if in_genre and doc.decade is not None:
+            decades[doc.decade] = decades.get(doc.decade, 0) + 1
+        if in_genre and in_decade:
+            kept.append(row)
+    start = (page - 1) * page_size
+    hits = tuple(to_hit(row[4]) for row in kept[start : start + page_size])  # type: ignore[operator]
+    return SearchPage(
+        hits=hits,
+        total=len(kept),
+        page=page,
+        page_size=page_size,
+        facets=Facets(
+            genres=dict(sorted(genres.items(), key=lambda kv: (-kv[1], kv[0]))),
+            decades=dict(sorted(decades.items())),
+        ),
+    )
+
+
+def _rank(c: Candidate) -> tuple[int, int, int]:
+    return (c.typos, c.tier, c.doc)
+
+
+def _unique(ordered: Iterable[int]) -> Iterator[int]:
+    previous = -1
+    for value in ordered:
+        if value != previous:
+            yield value
+            previous = value
+
+
+def _title_texts(doc: TitleDoc) -> list[str]:
+    texts = [doc.title]
+    if doc.original_title:
+        texts.append(display_title(doc.original_title))
+    texts.extend(display_title(t) for t in doc.alternate_titles)
+    return texts
+
+
+def _spans(title: str, folded: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Return the [start, end) spans of ``title`` that the folded query words matched."""
+    tokens = word_spans(title)
+    spans: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for i, word in enumerate(folded):
+        last = i == len(folded) - 1
+        span = _span_of(title, tokens, word, last, used)
+        if span is not None:
+            spans.append(span)
+    return tuple(sorted(set(spans)))
+
+
+def _span_of(
+    title: str, tokens: list[tuple[str, int, int]], word: str, last: bool, used: set[int]
+) -> tuple[int, int] | None:
+    budget = typo_budget(word)
+    best: tuple[int, int, int] | None = None  # (typos, token, end)
+    for k, (token, start, end) in enumerate(tokens):
+        if k in used:
+            continue
+        if token == word:
+            best = (0, k, end)
+            break
+        if last and token.startswith(word):
+            best = (0, k, prefix_end(title, start, len(word)))
+            break
+        # A joined word typed for several title words: "spiderman" over "Spider-Man".
+        joined, j = token, k
+        while len(joined) < len(word) and j + 1 < len(tokens):
+            j += 1
+            joined += tokens[j][0]
+            if joined == word or (last and joined.startswith(word)):
+                return (start, tokens[j][2])
+        if budget and (best is None or best[0] > 0):
+            d = distance(word, token, budget)
+            if last and d > budget and len(token) > len(word):
+                d = distance(word, token[: len(word)], budget)
+                end = prefix_end(title, start, len(word)) if d <= budget else end
+            if d <= budget and (best is None or d < best[0]):
+                best = (d, k, end)
+    if best is None:
+        return None
+    used.add(best[1])
+    return (tokens[best[1]][1], best[2])
