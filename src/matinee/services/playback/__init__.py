@@ -1,0 +1,1 @@
+"""Playback: sessions, stream leases, steering and adaptive bitrate (issue 4)."""

@@ -1,0 +1,1 @@
+"""Playback domain: pure rules, no web, HTTP or SQL."""
