@@ -10,7 +10,7 @@ HMAC-SHA256 under the fleet's URL secret.
 |---|---|
 | ``signer = UrlSigner(secret)`` | one per process |
 | ``signer.token(asset_id, session_id, expires_at)`` | the path token |
-| ``signer.path(asset_id, session_id, expires_at, "master.m3u8")`` | ``/s/<token>/<asset>/master.m3u8`` |
+| ``signer.path(asset_id, session_id, exp, "master.m3u8")`` | ``/s/<token>/<asset>/master.m3u8`` |
 | ``signer.verify(token, asset_id, now)`` | the session id, or :class:`UrlRejected` |
 """
 
