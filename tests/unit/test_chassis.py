@@ -197,6 +197,7 @@ def test_placeholder_secret_refused_outside_development(monkeypatch):
     with pytest.raises(ValueError, match="placeholder"):
         ServiceSettings()
     monkeypatch.setenv("MATINEE_INTERNAL_SECRET", "a-real-long-random-secret")
+    monkeypatch.setenv("MATINEE_URL_SECRET", "another-real-long-random-secret")
     assert ServiceSettings().environment == "production"
 
 

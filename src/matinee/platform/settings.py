@@ -24,7 +24,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["ServiceSettings", "default_data_dir"]
 
 # Secrets that ship in examples and must never reach a non-development deployment.
-_PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-internal-secret"})
+_PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "dev-internal-secret", "dev-url-secret"}
+)
 
 
 def default_data_dir() -> Path:
@@ -64,13 +66,18 @@ class ServiceSettings(BaseSettings):
     readiness_interval: float = Field(default=5.0, gt=0)
     # Shared by the fleet to sign internal headers (the gateway's identity header).
     internal_secret: str = "dev-internal-secret"
+    # Shared by playback (mints) and CDN nodes (verify) for signed media URLs.
+    url_secret: str = "dev-url-secret"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
-        if self.environment != "development" and self.internal_secret in _PLACEHOLDER_SECRETS:
-            raise ValueError(
-                "MATINEE_INTERNAL_SECRET is a placeholder; set a real secret outside development"
-            )
+        if self.environment != "development":
+            for name in ("internal_secret", "url_secret"):
+                if getattr(self, name) in _PLACEHOLDER_SECRETS:
+                    raise ValueError(
+                        f"MATINEE_{name.upper()} is a placeholder; set a real secret outside"
+                        " development"
+                    )
         return self
 
     def resolved_instance_id(self, service: str) -> str:
