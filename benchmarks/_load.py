@@ -12,7 +12,16 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["WrkResult", "free_port", "require_wrk", "serve", "stop", "wait_http", "wrk"]
+__all__ = [
+    "WrkResult",
+    "free_port",
+    "parse_wrk",
+    "require_wrk",
+    "serve",
+    "stop",
+    "wait_http",
+    "wrk",
+]
 
 
 def free_port() -> int:
@@ -84,10 +93,15 @@ def wrk(url: str, *, connections: int = 50, seconds: int = 8, threads: int = 1) 
         capture_output=True,
         text=True,
     ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        print(out, file=sys.stderr)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> WrkResult:
+    """Read requests/s, p50, p99 and transfer rate from wrk's --latency output."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     transfer = re.search(r"Transfer/sec:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    if "Non-2xx" in out or "Socket errors" in out:
-        print(out, file=sys.stderr)
     return WrkResult(rps, p50, p99, transfer)

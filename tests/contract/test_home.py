@@ -80,7 +80,8 @@ async def fleet(tmp_path):
             router = build_home_router(
                 CatalogClient(client("catalog")),
                 UsersClient(client("users")),
-                timeouts=HomeTimeouts(profile=0.5, source=0.5),
+                # fresh_for=0: every request asks the sources, so failures show at once.
+                timeouts=HomeTimeouts(profile=0.5, source=0.5, fresh_for=0),
             )
             edge = create_service_app(
                 ServiceSpec("gateway"), ServiceSettings(data_dir=tmp_path), routers=[router]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from matinee.services.gateway.domain.home import LastGoodRows, Row, RowSource, assemble_home
+from matinee.services.gateway.domain.home import Row, RowCache, RowSource, assemble_home
 
 
 def rows(*ids: str) -> list[Row]:
@@ -25,15 +25,15 @@ async def test_rows_keep_source_order_and_duplicates_show_once():
     page = await assemble_home(
         [source("popular", rows("popular")), source("genres", rows("drama", "popular"))],
         audience="adult",
-        last_good=LastGoodRows(),
+        cache=RowCache(fresh_for=0),
     )
     assert [r.id for r in page.rows] == ["popular", "drama"]
     assert page.degraded == []
 
 
 async def test_a_failed_or_late_source_is_named_and_served_from_its_last_good_rows():
-    cache = LastGoodRows()
-    await assemble_home([source("lists", rows("staff-picks"))], audience="adult", last_good=cache)
+    cache = RowCache(fresh_for=0)
+    await assemble_home([source("lists", rows("staff-picks"))], audience="adult", cache=cache)
 
     page = await assemble_home(
         [
@@ -42,23 +42,43 @@ async def test_a_failed_or_late_source_is_named_and_served_from_its_last_good_ro
             source("genres", rows("drama"), delay=1.0),  # beyond its 50 ms deadline
         ],
         audience="adult",
-        last_good=cache,
+        cache=cache,
     )
     assert [r.id for r in page.rows] == ["popular", "staff-picks"]
     assert page.degraded == ["lists", "genres"]
 
 
 async def test_fallback_rows_are_per_audience():
-    cache = LastGoodRows()
-    await assemble_home([source("popular", rows("adult-hits"))], audience="adult", last_good=cache)
+    cache = RowCache(fresh_for=0)
+    await assemble_home([source("popular", rows("adult-hits"))], audience="adult", cache=cache)
     page = await assemble_home(
-        [source("popular", error=TimeoutError())], audience="kids", last_good=cache
+        [source("popular", error=TimeoutError())], audience="kids", cache=cache
     )
     assert page.rows == [] and page.degraded == ["popular"]
 
 
 async def test_empty_rows_are_left_out():
     page = await assemble_home(
-        [source("lists", [Row("empty", "Empty", [])])], audience="adult", last_good=LastGoodRows()
+        [source("lists", [Row("empty", "Empty", [])])],
+        audience="adult",
+        cache=RowCache(fresh_for=0),
     )
     assert page.rows == []
+
+
+async def test_fresh_rows_are_reused_and_concurrent_requests_share_one_fetch():
+    calls = []
+
+    async def fetch():
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return rows("popular")
+
+    cache = RowCache(fresh_for=60)
+    source = RowSource("popular", fetch, timeout=1)
+    pages = await asyncio.gather(
+        *(assemble_home([source], audience="adult", cache=cache) for _ in range(20))
+    )
+    assert all([r.id for r in p.rows] == ["popular"] for p in pages)
+    await assemble_home([source], audience="adult", cache=cache)
+    assert len(calls) == 1

@@ -21,7 +21,7 @@ from matinee.platform.errors import NotFound, Unauthorized
 from matinee.platform.identity import Identity
 from matinee.services.catalog.api.schemas import TitleSummary
 from matinee.services.catalog.client import CatalogClient
-from matinee.services.gateway.domain.home import LastGoodRows, Row, RowSource, assemble_home
+from matinee.services.gateway.domain.home import Row, RowCache, RowSource, assemble_home
 from matinee.services.users.client import UsersClient
 
 __all__ = ["HomeTimeouts", "build_home_router"]
@@ -40,6 +40,8 @@ class HomeTimeouts:
 
     profile: float = 0.25
     source: float = 0.25
+    # How long a source's rows are reused before it is asked again.
+    fresh_for: float = 5.0
 
 
 class HomeQuery(BaseModel):
@@ -57,11 +59,11 @@ def build_home_router(
     users: UsersClient,
     *,
     timeouts: HomeTimeouts | None = None,
-    last_good: LastGoodRows | None = None,
+    cache: RowCache | None = None,
 ) -> Router:
     """Return the home route, composed from catalog and users through their clients."""
     deadlines = timeouts or HomeTimeouts()
-    remembered = last_good or LastGoodRows()
+    rows_cache = cache or RowCache(fresh_for=deadlines.fresh_for)
     router = Router(prefix="/api", tags=["home"])
 
     async def popular(audience: str) -> list[Row]:
@@ -116,7 +118,7 @@ def build_home_router(
                 RowSource("genres", lambda: genres(audience), deadlines.source),
             ],
             audience=audience,
-            last_good=remembered,
+            cache=rows_cache,
         )
         return {
             "profile": profile.model_dump(mode="json") if profile is not None else None,
