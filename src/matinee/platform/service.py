@@ -11,6 +11,7 @@ its own lifespan (storage, event bus) and its readiness checks.
 | ``..., lifespan=open_adapters`` | the service's own setup/teardown, run inside the chassis's |
 | ``..., readiness={"database": db.check}`` | ``/readyz`` is 503 while a check fails |
 | ``..., discovery=discovery`` | registers this instance UP after start, cancels on stop |
+| ``..., instance_metadata={"isp": "isp-a"}`` | extra metadata in the registration |
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ class ServiceSpec:
     description: str = ""
 
 
-def own_instance(spec: ServiceSpec, settings: ServiceSettings) -> Instance:
-    """Describe this process as the registry should see it."""
+def own_instance(
+    spec: ServiceSpec, settings: ServiceSettings, metadata: Mapping[str, str] | None = None
+) -> Instance:
+    """Describe this process as the registry should see it (plus the service's ``metadata``)."""
     return Instance(
         service=spec.name,
         instance_id=settings.resolved_instance_id(spec.name),
@@ -79,7 +82,7 @@ def own_instance(spec: ServiceSpec, settings: ServiceSettings) -> Instance:
         region=settings.region,
         zone=settings.zone,
         # Lets `matinee status` and operators tie a registration to an OS process.
-        metadata={"pid": str(os.getpid())},
+        metadata={**(metadata or {}), "pid": str(os.getpid())},
     )
 
 
@@ -131,17 +134,19 @@ def create_service_app(
     discovery: Discovery | None = None,
     metrics: Metrics | None = None,
     require_identity: bool = True,
+    instance_metadata: Mapping[str, str] | None = None,
 ) -> Starlette:
     """Build a service's app: the chassis around the service's own routes and lifespan.
 
     With ``require_identity`` (the default) every route but the chassis's own answers
     only requests carrying an identity signed by the edge or a peer service; only
     infrastructure that foreign clients call (the registry) turns it off.
+    ``instance_metadata`` is advertised with the registration (a CDN node's ISP, say).
     """
     metrics = metrics or Metrics()
     signer = IdentitySigner(settings.internal_secret, service=spec.name)
     checks = dict(readiness or {})
-    instance = own_instance(spec, settings)
+    instance = own_instance(spec, settings, instance_metadata)
     openapi = orjson.dumps(openapi_document(f"matinee {spec.name}", settings.version, routers))
 
     @asynccontextmanager

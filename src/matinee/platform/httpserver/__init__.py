@@ -16,9 +16,16 @@ graceful shutdown are the core's; anything else can go to an ASGI app.
 | ``AsgiBridge(app).handle(request)`` | answer through an ASGI app instead |
 | ``await server.serve(sock, startup=lifespan.startup, cleanup=lifespan.shutdown)`` | run |
 | ``UpstreamPool().host(h, p).take()`` | pooled keep-alive client connections (proxying) |
+| ``send_file(request, 200, headers, fd, offset, count, done=close)`` | zero-copy file body |
 """
 
 from matinee.platform.httpserver.asgi import AsgiBridge, Lifespan
+from matinee.platform.httpserver.files import (
+    RangeNotSatisfiable,
+    byte_range,
+    content_range,
+    send_file,
+)
 from matinee.platform.httpserver.server import (
     BodySink,
     FlowListener,
@@ -53,14 +60,18 @@ __all__ = [
     "HttpConnection",
     "HttpServer",
     "Lifespan",
+    "RangeNotSatisfiable",
     "Request",
     "ServerLimits",
     "UpstreamConnection",
     "UpstreamHost",
     "UpstreamListener",
     "UpstreamPool",
+    "byte_range",
+    "content_range",
     "date_line",
     "header_block",
     "problem_body",
+    "send_file",
     "status_line",
 ]

@@ -163,6 +163,12 @@ class Request:
         self.on_disconnect: Callable[[], None] | None = None
 
     @property
+    def transport(self) -> asyncio.Transport | None:
+        """Return the connection's transport (None if gone): for zero-copy file responses."""
+        transport: asyncio.Transport | None = getattr(self._conn, "transport", None)
+        return transport
+
+    @property
     def has_body(self) -> bool:
         """Tell whether a body follows the head."""
         return self.chunked or bool(self.content_length)

@@ -31,6 +31,7 @@ from matinee.services.gateway import SPEC
 from matinee.services.gateway.api import EDGE_IDENTITY_HEADER_KEY, Edge, EdgeStats, Upstreams
 from matinee.services.gateway.api.home import build_home_router
 from matinee.services.gateway.api.openapi import build_openapi_router
+from matinee.services.gateway.api.web import build_web_routes
 from matinee.services.gateway.domain import CorsPolicy, RouteTable, TokenAuthority, load_route_table
 from matinee.services.gateway.settings import GatewaySettings
 from matinee.services.users.client import UsersClient
@@ -192,6 +193,8 @@ def create_app(
             users=users,
             client=lambda service: client(service, 2.0),
         ),
+        # The viewer web app: every path outside /api/ and the route table comes here.
+        routes=build_web_routes(),
         lifespan=lifespan,
         discovery=discovery,
         metrics=metrics,

@@ -10,6 +10,7 @@ was left out or served from the last good copy.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from matinee.platform.identity import Identity
 from matinee.services.catalog.api.schemas import TitleSummary
 from matinee.services.catalog.client import CatalogClient
 from matinee.services.gateway.domain.home import Row, RowCache, RowSource, assemble_home
+from matinee.services.users.api.schemas import ProfileOut
 from matinee.services.users.client import UsersClient
 
 __all__ = ["HomeTimeouts", "build_home_router"]
@@ -65,6 +67,8 @@ def build_home_router(
     deadlines = timeouts or HomeTimeouts()
     rows_cache = cache or RowCache(fresh_for=deadlines.fresh_for)
     router = Router(prefix="/api", tags=["home"])
+    # (account, profile) -> (profile, looked up at): profiles change rarely, pages often.
+    profiles: dict[tuple[str, str], tuple[ProfileOut, float]] = {}
 
     async def popular(audience: str) -> list[Row]:
         titles = await catalog.popular(limit=_ROW_SIZE, max_maturity=audience)
@@ -101,15 +105,24 @@ def build_home_router(
         if identity.kind != "account":
             raise Unauthorized("sign in to see a home page")
         degraded: list[str] = []
-        try:
-            async with asyncio.timeout(deadlines.profile):
-                profile = await users.get_profile(query.profile)
-        except Exception:  # users down or late: show the safest page rather than none
-            profile = None
-            degraded.append("profile")
+        key = (identity.account_id, query.profile)
+        profile: ProfileOut | None
+        known = profiles.get(key)
+        if known is not None and time.monotonic() - known[1] < deadlines.fresh_for:
+            profile = known[0]
         else:
-            if profile is None:
-                raise NotFound(f"profile {query.profile} is not one of yours")
+            try:
+                async with asyncio.timeout(deadlines.profile):
+                    profile = await users.get_profile(query.profile)
+            except Exception:  # users down or late: show the safest page rather than none
+                profile = None
+                degraded.append("profile")
+            else:
+                if profile is None:
+                    raise NotFound(f"profile {query.profile} is not one of yours")
+                if len(profiles) > 10_000:
+                    profiles.clear()
+                profiles[key] = (profile, time.monotonic())
         audience = profile.maturity if profile is not None else _SAFEST_AUDIENCE
         page = await assemble_home(
             [
