@@ -13,11 +13,17 @@ computed), a bearer token checked against users' JWKS (cached after the first
 verification), the signed identity header, security headers, metrics. nginx only
 adds the identity header (a fixed, long-lived one) that catalog requires.
 
-Catalog (Starlette on uvicorn) is the bottleneck of the first claim, so the proxies
-are also measured in front of a fixed 1 KB upstream (nginx serving a static file,
-a worker of its own): that is the proxy overhead the issue's figures describe.
+Catalog (Starlette on uvicorn, title documents from its read-through cache) is the
+bottleneck of the first claim, so the proxies are also measured in front of a fixed
+1 KB upstream (nginx serving a static file, a worker of its own): that is the proxy
+overhead the issue's figures describe.
 
-    .venv/bin/python benchmarks/gateway_vs_nginx.py [--seconds 8] [--rounds 2]
+Every target runs once per round (c50, then c1), rounds one after another; the table
+shows medians over rounds, and each ratio is the median of the per-round ratios (a
+gateway run and its nginx peer run within seconds of each other, so a burst of load
+from something else on the machine moves both).
+
+    .venv/bin/python benchmarks/gateway_vs_nginx.py [--seconds 8] [--rounds 3]
 
 Needs wrk and nginx (``apt-get install -y wrk nginx``); Debian's nginx service is not
 used: each nginx here runs from its own config in a temp dir on a free port.
@@ -30,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -187,7 +194,7 @@ def main() -> None:
     parser.add_argument("--jwks", default="")
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.serve == "catalog":
         serve_catalog(args.port, args.data_dir)
@@ -276,43 +283,55 @@ def main() -> None:
                 wrk(url, connections=50, seconds=2, headers=headers)  # warm-up
 
             results: dict[tuple[str, int], list[_load.WrkResult]] = {}
-            for _ in range(args.rounds):
+            for round_no in range(args.rounds):
                 for name, (url, headers) in targets.items():
                     for conns in (50, 1):
                         run = wrk(url, connections=conns, seconds=args.seconds, headers=headers)
                         results.setdefault((name, conns), []).append(run)
+                        print(f"round {round_no + 1} {name:<20} c{conns:<3} "
+                              f"{run.requests_per_s:>9.0f} req/s  p50 {run.p50_ms:.3f} ms",
+                              flush=True)  # fmt: skip
         finally:
             for proc in procs:
                 _load.stop(proc)
 
-    def best(name: str, conns: int) -> _load.WrkResult:
-        runs = results[(name, conns)]
-        return (
-            max(runs, key=lambda r: r.requests_per_s)
-            if conns > 1
-            else min(runs, key=lambda r: r.p50_ms)
+    def runs(name: str, conns: int) -> list[_load.WrkResult]:
+        return results[(name, conns)]
+
+    def median(name: str, conns: int, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in runs(name, conns))
+
+    def ratio(a: str, b: str) -> tuple[float, float, float]:
+        per_round = [
+            x.requests_per_s / y.requests_per_s
+            for x, y in zip(runs(a, 50), runs(b, 50), strict=True)
+        ]
+        return statistics.median(per_round), min(per_round), max(per_round)
+
+    def added(a: str, b: str) -> float:
+        return statistics.median(
+            x.p50_ms - y.p50_ms for x, y in zip(runs(a, 1), runs(b, 1), strict=True)
         )
 
-    print(f"\n{'target':<22}{'c50 req/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"\nmedians of {args.rounds} rounds of {args.seconds} s")
+    print(f"{'target':<22}{'c50 req/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'c1 req/s':>10}{'c1 p50 ms':>11}{'c1 p99 ms':>11}")  # fmt: skip
     for name in targets:
-        many, one = best(name, 50), best(name, 1)
-        print(f"{name:<22}{many.requests_per_s:>11.0f}{many.p50_ms:>9.2f}{many.p99_ms:>9.2f}"
-              f"{one.requests_per_s:>10.0f}{one.p50_ms:>11.3f}{one.p99_ms:>11.3f}")  # fmt: skip
-    ratio = (
-        best("gateway -> catalog", 50).requests_per_s / best("nginx -> catalog", 50).requests_per_s
-    )
-    added = best("gateway -> catalog", 1).p50_ms - best("catalog direct", 1).p50_ms
-    proxy_ratio = (
-        best("gateway -> static", 50).requests_per_s / best("nginx -> static", 50).requests_per_s
-    )
-    added_static = best("gateway -> static", 1).p50_ms - best("static direct", 1).p50_ms
-    nginx_added = best("nginx -> catalog", 1).p50_ms - best("catalog direct", 1).p50_ms
-    print(f"\ngateway / nginx in front of catalog: {ratio:.2f}x (target >= 0.50x)")
-    print(f"p50 added over catalog direct at c1: {added:.3f} ms (target <= 0.100 ms); "
-          f"nginx adds {nginx_added:.3f} ms")  # fmt: skip
-    print(f"proxy overhead, 1 KB static upstream: gateway / nginx {proxy_ratio:.2f}x; "
-          f"p50 added at c1 {added_static:.3f} ms")  # fmt: skip
+        print(f"{name:<22}{median(name, 50, 'requests_per_s'):>11.0f}"
+              f"{median(name, 50, 'p50_ms'):>9.2f}{median(name, 50, 'p99_ms'):>9.2f}"
+              f"{median(name, 1, 'requests_per_s'):>10.0f}{median(name, 1, 'p50_ms'):>11.3f}"
+              f"{median(name, 1, 'p99_ms'):>11.3f}")  # fmt: skip
+    cat, cat_lo, cat_hi = ratio("gateway -> catalog", "nginx -> catalog")
+    static, static_lo, static_hi = ratio("gateway -> static", "nginx -> static")
+    print(f"\ngateway / nginx in front of catalog: {cat:.2f}x "
+          f"(rounds {cat_lo:.2f}-{cat_hi:.2f}; target >= 0.50x)")  # fmt: skip
+    print(f"p50 added over catalog direct at c1: "
+          f"{added('gateway -> catalog', 'catalog direct'):.3f} ms (target <= 0.100 ms); "
+          f"nginx adds {added('nginx -> catalog', 'catalog direct'):.3f} ms")  # fmt: skip
+    print(f"proxy overhead, 1 KB static upstream: gateway / nginx {static:.2f}x "
+          f"(rounds {static_lo:.2f}-{static_hi:.2f}); p50 added at c1 "
+          f"{added('gateway -> static', 'static direct'):.3f} ms, nginx adds "
+          f"{added('nginx -> static', 'static direct'):.3f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ _CHUNKED = b"transfer-encoding: chunked\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _PROBLEM_TYPE = b"content-type: " + PROBLEM_JSON + b"\r\n"
+# Request headers that say a body follows (or how to receive it).
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding", b"expect"})
 # Above this many unconsumed body bytes per connection, stop reading from the socket.
 _BODY_HIGH_WATER = 256 * 1024
 # After answering before the body was read: how long and how much to read and discard.
@@ -341,6 +343,7 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
+        self._body_headers = False
         self._parsing: Request | None = None
         self.current: Request | None = None
         self._queue: deque[Request] = deque()
@@ -402,6 +405,7 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._head_bytes = 0
+        self._body_headers = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -412,7 +416,10 @@ class HttpConnection(asyncio.Protocol):
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self._limits.max_header_bytes:
             raise _HeadTooLarge(431, "the request headers are too large")
-        self._headers.append((name.lower(), value))
+        name = name.lower()
+        self._headers.append((name, value))
+        if name in _BODY_HEADERS:
+            self._body_headers = True
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -428,7 +435,8 @@ class HttpConnection(asyncio.Protocol):
             parser.get_http_version(),
             parser.should_keep_alive(),
         )
-        for name, value in request.headers:
+        # Most requests (GETs) have none of the body headers: skip the second pass over them.
+        for name, value in request.headers if self._body_headers else ():
             if name == b"content-length":
                 request.content_length = int(value) if value.isdigit() else None
             elif name == b"transfer-encoding":

@@ -68,6 +68,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.got_head = False
         self._headers: list[tuple[bytes, bytes]] = []
         self._framed = True
+        # Set while reading a head that has a content-length or chunked transfer-encoding.
+        self._length_seen = False
         self.request_done = True
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -113,23 +115,24 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
+        size = len(name)
+        # Only two names matter for framing; their lengths (14, 17) rule out the rest cheaply.
+        if size == 14 or size == 17:
+            lower = name.lower()
+            if lower == b"content-length" or (
+                lower == b"transfer-encoding" and b"chunked" in value.lower()
+            ):
+                self._length_seen = True
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if status < 200:
             self._headers = []  # an interim answer (100 Continue): the real one follows
+            self._length_seen = False
             return
         self.got_head = True
         headers = self._headers
-        framed = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"content-length" or (
-                lower == b"transfer-encoding" and b"chunked" in value.lower()
-            ):
-                framed = True
-                break
-        self._framed = framed or status in (204, 304)
+        self._framed = self._length_seen or status in (204, 304)
         listener = self.listener
         if listener is not None:
             listener.on_upstream_head(status, headers)
@@ -158,6 +161,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.listener = listener
         self.got_head = False
         self._headers = []
+        self._length_seen = False
         self.request_done = request_done
         assert self.transport is not None
         self.transport.write(data)

@@ -78,6 +78,10 @@ _CORS_EXPOSE = b"access-control-expose-headers: x-request-id, traceparent, retry
 _CORS_MAX_AGE = b"access-control-max-age: 600\r\n"
 _WWW_AUTH = b'www-authenticate: Bearer realm="matinee"\r\n'
 _WWW_AUTH_INVALID = b'www-authenticate: Bearer realm="matinee", error="invalid_token"\r\n'
+# Bounds of the per-process memo tables (route matches, x-forwarded-for lines): when one
+# fills up it starts over, so a scan of random paths or addresses cannot grow it.
+_MEMO_LIMIT = 8192
+_UNSEEN: Any = object()
 
 
 def security_headers(behind_tls: bool) -> bytes:
@@ -146,6 +150,9 @@ class Edge:
         self._anonymous_line = b""
         self._anonymous_until = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Memo of the route table: (method, raw path) -> (route, path at the service).
+        self._matches: dict[tuple[str, str], tuple[Route, bytes] | None] = {}
+        self._xff_lines: dict[str, bytes] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Use ``loop`` for timers (call once the server's loop runs)."""
@@ -159,7 +166,19 @@ class Edge:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         method = request.method
-        matched = self.table.match(method, request.path)
+        key = (method, request.path)
+        matches = self._matches
+        matched = matches.get(key, _UNSEEN)
+        if matched is _UNSEEN:
+            found = self.table.match(method, request.path)
+            if found is not None:
+                route, values = found
+                matched = (route, b"" if route.local else route.upstream_path(values))
+            else:
+                matched = None
+            if len(matches) >= _MEMO_LIMIT:
+                matches.clear()
+            matches[key] = matched
         auth = rid = trace = xff = origin = ctype = connection = None
         forward: list[bytes] = []
         special = _SPECIAL
@@ -188,12 +207,11 @@ class Edge:
 
         # Trace context: continue the caller's trace or start one; request id defaults to it.
         if trace is not None and _valid_traceparent(trace):
-            trace_id = trace[3:35]
-            flags = trace[53:55]
+            traceparent = b"00-%b-%016x-%b" % (trace[3:35], _bits(64), trace[53:55])
         else:
-            trace_id = b"%032x" % _bits(128)
-            flags = b"01"
-        traceparent = b"00-%b-%016x-%b" % (trace_id, _bits(64), flags)
+            # One draw for both ids: a new trace id (128 bits) and this hop's span (64).
+            traceparent = b"00-%032x-%016x-01" % divmod(_bits(192), 1 << 64)
+        trace_id = traceparent[3:35]
         if rid is None or len(rid) > 128 or not _RID_CHARS.issuperset(rid):
             rid = trace_id
         out = b"%bx-request-id: %b\r\n" % (self._security, rid)
@@ -205,7 +223,12 @@ class Edge:
             client = xff.rpartition(b",")[2].strip().decode("latin-1") or client
             forwarded_for = b"x-forwarded-for: %b, %b\r\n" % (xff, request.client.encode())
         else:
-            forwarded_for = b"x-forwarded-for: %b\r\n" % client.encode()
+            forwarded_for = self._xff_lines.get(client, b"")
+            if not forwarded_for:
+                forwarded_for = b"x-forwarded-for: %b\r\n" % client.encode()
+                if len(self._xff_lines) >= _MEMO_LIMIT:
+                    self._xff_lines.clear()
+                self._xff_lines[client] = forwarded_for
 
         if matched is None:
             if method == "OPTIONS" and origin is not None:
@@ -213,7 +236,7 @@ class Edge:
                 return
             self._unmatched(request, out, traceparent)
             return
-        route, values = matched
+        route, upstream = matched
 
         limits = self._limits[route.rate_limit] if self._limits is not None else None
         if limits is not None:
@@ -231,16 +254,17 @@ class Edge:
                 self._deny(request, route, out, 401, "a bearer token is required", _WWW_AUTH)
                 return
             token = auth[7:].strip()
-            verified = self.tokens.cached(token, _wall())
+            now = _wall()
+            verified = self.tokens.cached(token, now)
             if verified is None:
                 try:
-                    verified = self.tokens.verify(token, _wall())
+                    verified = self.tokens.verify(token, now)
                 except (UnknownSigningKey, KeysUnavailable):
                     self._spawn(
                         self._verify_then_continue(
                             request,
                             route,
-                            values,
+                            upstream,
                             token,
                             out,
                             traceparent,
@@ -256,13 +280,15 @@ class Edge:
                     self.stats.reject("invalid_token")
                     self._deny(request, route, out, 401, str(exc), _WWW_AUTH_INVALID)
                     return
-            identity_line = self._continue_verified(request, route, out, verified, limits, started)
+            identity_line = self._continue_verified(
+                request, route, out, verified, limits, started, now
+            )
             if identity_line is None:
                 return
         self._endpoint(
             request,
             route,
-            values,
+            upstream,
             out,
             traceparent,
             rid,
@@ -282,6 +308,7 @@ class Edge:
         verified: VerifiedToken,
         limits: _Limits | None,
         started: float,
+        now: float,
     ) -> bytes | None:
         if route.auth == "admin" and not verified.is_admin:
             self._deny(request, route, out, 403, "this operation needs the admin role", b"")
@@ -291,7 +318,6 @@ class Edge:
             if wait:
                 self._too_many(request, route, out, wait, "account", started)
                 return None
-        now = _wall()
         if now >= verified.edge_header_until:
             identity = Identity.account(
                 verified.account_id, plan=verified.plan, roles=verified.roles
@@ -305,7 +331,7 @@ class Edge:
         self,
         request: Request,
         route: Route,
-        values: dict[str, str] | None,
+        upstream: bytes,
         token: bytes,
         out: bytes,
         traceparent: bytes,
@@ -334,12 +360,12 @@ class Edge:
         if request.finished:
             return
         limits = self._limits[route.rate_limit] if self._limits is not None else None
-        line = self._continue_verified(request, route, out, verified, limits, started)
+        line = self._continue_verified(request, route, out, verified, limits, started, _wall())
         if line is not None:
             self._endpoint(
                 request,
                 route,
-                values,
+                upstream,
                 out,
                 traceparent,
                 rid,
@@ -355,7 +381,7 @@ class Edge:
         self,
         request: Request,
         route: Route,
-        values: dict[str, str] | None,
+        upstream: bytes,
         out: bytes,
         traceparent: bytes,
         rid: bytes,
@@ -382,7 +408,7 @@ class Edge:
             self._local(request, route, out, traceparent, identity_line, verified, started)
             return
         query = request.query
-        path = route.upstream_path(values)
+        path = upstream
         request_line = b"%b %b%b%b HTTP/1.1\r\n" % (
             request.method.encode(),
             path,

@@ -26,12 +26,14 @@ from matinee.services.gateway.domain.routes import Route
 if TYPE_CHECKING:
     from matinee.services.gateway.api.edge import Edge
 
-__all__ = ["Exchange", "InstanceState", "ServiceTargets", "Upstreams"]
+__all__ = ["Deadlines", "Exchange", "InstanceState", "ServiceTargets", "Upstreams"]
 
 _monotonic = time.monotonic
 _random = random.random
 # Bodies of idempotent requests up to this size are kept so that a retry can resend them.
 _REPLAY_LIMIT = 64 * 1024
+# A head announcing a body up to this size waits for the body's first bytes to leave with.
+_HOLD_HEAD_LIMIT = 64 * 1024
 # Answers that mean "this instance could not serve it": worth another instance.
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # Response headers the edge replaces or that concern only the hop from the service.
@@ -102,12 +104,73 @@ class ServiceTargets:
         return chosen if chosen.breaker.acquire(now) else None
 
 
+class Deadlines:
+    """The deadlines of attempts in flight, checked by one coarse ticker.
+
+    A timer per attempt (``loop.call_later`` then ``cancel``) costs more than the
+    rest of the proxy's bookkeeping; here an attempt is an entry in the dict of its
+    timeout, and insertion order is deadline order, so a tick reads only the expired
+    head. A timeout fires up to one tick late; the ticker sleeps while nothing is in
+    flight.
+    """
+
+    __slots__ = ("_handle", "_loop", "_waiting", "tick")
+
+    def __init__(self, tick: float = 0.01) -> None:
+        self.tick = tick
+        self._waiting: dict[float, dict[Exchange, float]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, exchange: Exchange, timeout: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Call ``exchange._timed_out()`` unless :meth:`discard` comes within ``timeout``."""
+        waiting = self._waiting.get(timeout)
+        if waiting is None:
+            waiting = self._waiting[timeout] = {}
+        waiting[exchange] = loop.time() + timeout
+        if self._handle is None:
+            self._loop = loop
+            self._handle = loop.call_later(self.tick, self._check)
+
+    def discard(self, exchange: Exchange, timeout: float) -> None:
+        """Forget the deadline of ``exchange``'s attempt (it ended)."""
+        waiting = self._waiting.get(timeout)
+        if waiting is not None:
+            waiting.pop(exchange, None)
+
+    def _check(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        expired = []
+        pending = False
+        # A timed-out attempt may start another (a retry): iterate over a copy.
+        for waiting in list(self._waiting.values()):
+            for exchange, deadline in waiting.items():
+                if deadline > now:
+                    pending = True
+                    break
+                expired.append(exchange)
+            for exchange in expired:
+                del waiting[exchange]
+            if expired:
+                for exchange in expired:
+                    exchange._timed_out()
+                expired = []
+                pending = pending or any(self._waiting.values())
+        self._handle = loop.call_later(self.tick, self._check) if pending else None
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self._waiting.values())
+
+
 class Upstreams:
     """Every service's targets and the connection pool they share."""
 
     def __init__(self, resolver: Resolver, pool: UpstreamPool) -> None:
         self.resolver = resolver
         self.pool = pool
+        self.deadlines = Deadlines()
         self._services: dict[str, ServiceTargets] = {}
         self._states: dict[tuple[str, int], InstanceState] = {}
 
@@ -136,11 +199,12 @@ class Exchange:
         "_chunks",
         "_conn",
         "_done",
+        "_hold_head",
         "_keep",
         "_replayable",
         "_responded",
         "_size",
-        "_timer",
+        "_timing",
         "_tried",
         "edge",
         "head_rest",
@@ -174,7 +238,7 @@ class Exchange:
         self.started = started
         self.target: InstanceState | None = None
         self._conn: UpstreamConnection | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timing = False
         self._tried: list[InstanceState] | None = None
         self._responded = False
         self._done = False
@@ -183,6 +247,7 @@ class Exchange:
         self._keep = route.idempotent
         self._replayable = True
         self._body_ended = not request.has_body
+        self._hold_head = False
 
     # -- attempts -----------------------------------------------------------------------
 
@@ -208,7 +273,8 @@ class Exchange:
         target.inflight += 1
         loop = self.edge.loop
         assert loop is not None
-        self._timer = loop.call_later(self.route.timeout, self._timed_out)
+        self.targets.upstreams.deadlines.add(self, self.route.timeout, loop)
+        self._timing = True
         conn = target.host.take()
         if conn is not None:
             self._send(conn)
@@ -256,9 +322,9 @@ class Exchange:
 
     def _end_attempt(self, failed: bool, now: float) -> None:
         target = self.target
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._timing:
+            self._timing = False
+            self.targets.upstreams.deadlines.discard(self, self.route.timeout)
         if target is not None:
             target.inflight -= 1
             if failed:
@@ -290,7 +356,7 @@ class Exchange:
         return True
 
     def _timed_out(self) -> None:
-        self._timer = None
+        self._timing = False
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
@@ -346,9 +412,9 @@ class Exchange:
             self.edge.stats.retry(self.route.service)
             self._attempt(now)
             return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._timing:
+            self._timing = False
+            self.targets.upstreams.deadlines.discard(self, self.route.timeout)
         target = self.target
         if target is not None:
             if status >= 500:
@@ -366,13 +432,20 @@ class Exchange:
                 parts.append(b"%b: %b\r\n" % (name, value))
         parts.append(self.out_headers)
         self._responded = True
+        # Servers often write the head and a small body separately (uvicorn does): keep
+        # the head until the body's first bytes, so the client gets one write, not two.
+        self._hold_head = (
+            length is not None and 0 < length <= _HOLD_HEAD_LIMIT and self.request.method != "HEAD"
+        )
         self.request.start(status, b"".join(parts), length)
 
     def on_upstream_body(self, data: bytes) -> None:
+        self._hold_head = False
         self.request.write(data)
 
     def on_upstream_flush(self) -> None:
-        self.request.flush()
+        if not self._hold_head:
+            self.request.flush()
 
     def on_upstream_end(self) -> None:
         if self._done:
@@ -427,9 +500,9 @@ class Exchange:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.abort()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._timing:
+            self._timing = False
+            self.targets.upstreams.deadlines.discard(self, self.route.timeout)
         target, self.target = self.target, None
         if target is not None:
             target.inflight -= 1

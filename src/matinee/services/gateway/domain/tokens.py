@@ -2,9 +2,10 @@
 
 The rules of verification are users' (``services/users/tokens.py``: asymmetric
 algorithms from the key only, iss/aud/exp); this module adds what the edge needs
-on top: a bounded LRU of verified tokens kept until they expire, a JWKS that is
-refreshed periodically and on an unknown ``kid`` (at most once per gap), and a
-state for "users' keys were never loaded" (the edge answers 503, not 401).
+on top: a bounded cache (oldest out first) of verified tokens kept until they
+expire, a JWKS that is refreshed periodically and on an unknown ``kid`` (at most
+once per gap), and a state for "users' keys were never loaded" (the edge answers
+503, not 401).
 
 | usage | effect |
 |---|---|
@@ -77,6 +78,8 @@ class TokenAuthority:
     ) -> None:
         self._fetch = fetch_jwks
         self._verifier = AccessTokenVerifier({"keys": []})
+        # Insertion order, not recency: the oldest verification is evicted first, so a
+        # hit costs one read and no reordering (an evicted token in use is verified again).
         self._cache: OrderedDict[bytes, VerifiedToken] = OrderedDict()
         self._cache_size = cache_size
         self.refresh_interval = refresh_interval
@@ -95,7 +98,6 @@ class TokenAuthority:
         if entry.expires_at <= now:
             del self._cache[token]
             return None
-        self._cache.move_to_end(token)
         return entry
 
     def verify(self, token: bytes, now: float) -> VerifiedToken:
