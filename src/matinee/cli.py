@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from matinee import seed
 from matinee.services.media.cli import configure_ingest, run_ingest
+from matinee.services.playback.cli import configure_play, run_play
 from matinee.supervisor import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_REGISTRY_PORT,
@@ -515,6 +516,7 @@ register("scale", Command("set the number of instances of a service", _configure
 register("down", Command("stop the fleet gracefully", _configure_down, _run_down))
 register("ingest", Command("encode a video file for a title", configure_ingest, run_ingest))
 register("seed", Command("load a real catalog and demo accounts", seed.configure, seed.run))
+register("play", Command("play a title with the reference player", configure_play, run_play))
 
 
 def build_parser() -> argparse.ArgumentParser:

