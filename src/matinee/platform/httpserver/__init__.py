@@ -19,6 +19,7 @@ graceful shutdown are the core's; anything else can go to an ASGI app.
 | ``send_file(request, 200, headers, fd, offset, count, done=close)`` | zero-copy file body |
 """
 
+from matinee.platform.httpserver.app import ServedApp
 from matinee.platform.httpserver.asgi import AsgiBridge, Lifespan
 from matinee.platform.httpserver.files import (
     RangeNotSatisfiable,
@@ -62,6 +63,7 @@ __all__ = [
     "Lifespan",
     "RangeNotSatisfiable",
     "Request",
+    "ServedApp",
     "ServerLimits",
     "UpstreamConnection",
     "UpstreamHost",

@@ -15,13 +15,12 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 
 from matinee.platform.discovery import Discovery, RegistryDiscovery
 from matinee.platform.http import CallPolicy, HttpPool, ServiceClient, Transport
-from matinee.platform.httpserver import AsgiBridge, HttpServer, Lifespan, ServerLimits
+from matinee.platform.httpserver import AsgiBridge, ServedApp, ServerLimits
 from matinee.platform.service import create_service_app
 from matinee.platform.telemetry import Metrics
 from matinee.platform.urlsign import UrlSigner
@@ -36,7 +35,7 @@ from matinee.services.media.client import MediaClient
 __all__ = ["CdnApp", "create_app"]
 
 
-class CdnApp:
+class CdnApp(ServedApp):
     """Delivery plus the chassis app it falls back to; ``await serve(sock)`` runs both."""
 
     def __init__(
@@ -47,34 +46,10 @@ class CdnApp:
         bridge: AsgiBridge,
         settings: CdnSettings,
     ) -> None:
+        super().__init__(delivery, asgi, bridge, ServerLimits(idle_timeout=settings.idle_timeout))
         self.node = node
         self.delivery = delivery
-        self.asgi = asgi
         self.settings = settings
-        self._bridge = bridge
-        self._server: HttpServer | None = None
-        self.started = asyncio.Event()
-
-    async def serve(self, sock: Any, *, install_signals: bool = True) -> None:
-        """Serve on a bound, listening socket until SIGTERM/SIGINT or :meth:`stop`."""
-        lifespan = Lifespan(self.asgi)
-        self._bridge.lifespan = lifespan
-        self._bridge.server = sock.getsockname()[:2]
-        limits = ServerLimits(idle_timeout=self.settings.idle_timeout)
-        server = self._server = HttpServer(self.delivery, limits=limits)
-
-        async def startup() -> None:
-            await lifespan.startup()
-            self.started.set()
-
-        await server.serve(
-            sock, startup=startup, cleanup=lifespan.shutdown, install_signals=install_signals
-        )
-
-    def stop(self) -> None:
-        """Ask :meth:`serve` to drain and return."""
-        if self._server is not None:
-            self._server.stop()
 
 
 def create_app(

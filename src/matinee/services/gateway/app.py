@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from matinee.platform.api import Router
 from matinee.platform.discovery import Discovery, RegistryDiscovery
 from matinee.platform.http import CallPolicy, HttpPool, ServiceClient, Transport
-from matinee.platform.httpserver import AsgiBridge, HttpServer, Lifespan, ServerLimits, UpstreamPool
+from matinee.platform.httpserver import AsgiBridge, ServedApp, ServerLimits, UpstreamPool
 from matinee.platform.identity import IdentitySigner, reset_forwarded, set_forwarded
 from matinee.platform.service import create_service_app
 from matinee.platform.telemetry import Metrics
@@ -41,41 +41,16 @@ __all__ = ["GatewayApp", "create_app"]
 FetchJwks = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
-class GatewayApp:
+class GatewayApp(ServedApp):
     """The edge plus the chassis app it falls back to; ``await serve(sock)`` runs both."""
 
     def __init__(self, edge: Edge, asgi: Starlette, bridge: AsgiBridge, settings: GatewaySettings):
-        self.edge = edge
-        self.asgi = asgi
-        self.settings = settings
-        self._bridge = bridge
-        self._server: HttpServer | None = None
-        self.started = asyncio.Event()
-
-    async def serve(self, sock: Any, *, install_signals: bool = True) -> None:
-        """Serve on a bound, listening socket until SIGTERM/SIGINT or :meth:`stop`."""
-        lifespan = Lifespan(self.asgi)
-        self._bridge.lifespan = lifespan
-        self._bridge.server = sock.getsockname()[:2]
-        self.edge.bind(asyncio.get_running_loop())
         limits = ServerLimits(
-            max_header_bytes=self.settings.max_header_bytes,
-            idle_timeout=self.settings.idle_timeout,
+            max_header_bytes=settings.max_header_bytes, idle_timeout=settings.idle_timeout
         )
-        server = self._server = HttpServer(self.edge, limits=limits)
-
-        async def startup() -> None:
-            await lifespan.startup()
-            self.started.set()
-
-        await server.serve(
-            sock, startup=startup, cleanup=lifespan.shutdown, install_signals=install_signals
-        )
-
-    def stop(self) -> None:
-        """Ask :meth:`serve` to drain and return."""
-        if self._server is not None:
-            self._server.stop()
+        super().__init__(edge, asgi, bridge, limits, on_loop=edge.bind)
+        self.edge = edge
+        self.settings = settings
 
 
 class _ForwardEdgeIdentity:
