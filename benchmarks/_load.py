@@ -56,12 +56,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def wait_http(url: str, timeout: float = 15.0) -> None:
+def wait_http(url: str, timeout: float = 15.0, headers: dict[str, str] | None = None) -> None:
     """Poll ``url`` until it answers 2xx."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
+            request = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=1) as resp:
                 if resp.status < 300:
                     return
         except OSError:
@@ -85,10 +86,26 @@ def _to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, connections: int = 50, seconds: int = 8, threads: int = 1) -> WrkResult:
+def wrk(
+    url: str,
+    *,
+    connections: int = 50,
+    seconds: int = 8,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+) -> WrkResult:
     """Load ``url`` with wrk (keep-alive) and return requests/s and latency percentiles."""
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     out = subprocess.run(
-        [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            *extra,
+            url,
+        ],
         check=True,
         capture_output=True,
         text=True,

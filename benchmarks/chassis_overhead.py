@@ -15,6 +15,18 @@ import sys
 import _load
 
 
+def _identity() -> dict[str, str]:
+    # The chassis refuses unsigned requests: wrk sends a valid identity header, so the
+    # measured path includes verifying it (the bare app ignores the header).
+    from matinee.platform.identity import IDENTITY_HEADER, Identity, IdentitySigner
+
+    signer = IdentitySigner("dev-internal-secret", service="bench", ttl=3600)
+    return {IDENTITY_HEADER: signer.sign(Identity.of_service("bench"))}
+
+
+IDENTITY = _identity()
+
+
 def bare_app():  # type: ignore[no-untyped-def]
     """A bare Starlette app with one empty route: the peer."""
     from starlette.applications import Starlette
@@ -28,7 +40,7 @@ def bare_app():  # type: ignore[no-untyped-def]
 
 
 def chassis_app():  # type: ignore[no-untyped-def]
-    """The same route inside Matinee's chassis: telemetry, errors, health, metrics."""
+    """The same route inside Matinee's chassis: telemetry, identity, errors, metrics."""
     from starlette.responses import Response
 
     from matinee.platform.api import Router
@@ -76,9 +88,9 @@ def main() -> None:
             )
             try:
                 url = f"http://127.0.0.1:{port}/empty"
-                _load.wait_http(url)
-                _load.wrk(url, seconds=2)  # warm-up
-                results[kind].append(_load.wrk(url, seconds=args.seconds))
+                _load.wait_http(url, headers=IDENTITY)
+                _load.wrk(url, seconds=2, headers=IDENTITY)  # warm-up
+                results[kind].append(_load.wrk(url, seconds=args.seconds, headers=IDENTITY))
             finally:
                 _load.stop(proc)
     best = {kind: max(runs, key=lambda r: r.requests_per_s) for kind, runs in results.items()}

@@ -31,10 +31,7 @@ async def test_rows_keep_source_order_and_duplicates_show_once():
     assert page.degraded == []
 
 
-async def test_a_failed_or_late_source_is_named_and_served_from_its_last_good_rows():
-    cache = RowCache(fresh_for=0)
-    await assemble_home([source("lists", rows("staff-picks"))], audience="adult", cache=cache)
-
+async def test_a_failed_or_late_first_fetch_costs_its_rows_not_the_page():
     page = await assemble_home(
         [
             source("popular", rows("popular")),
@@ -42,10 +39,31 @@ async def test_a_failed_or_late_source_is_named_and_served_from_its_last_good_ro
             source("genres", rows("drama"), delay=1.0),  # beyond its 50 ms deadline
         ],
         audience="adult",
-        cache=cache,
+        cache=RowCache(fresh_for=0),
     )
-    assert [r.id for r in page.rows] == ["popular", "staff-picks"]
+    assert [r.id for r in page.rows] == ["popular"]
     assert page.degraded == ["lists", "genres"]
+
+
+async def test_stale_rows_are_served_at_once_and_a_failed_refresh_is_reported():
+    cache = RowCache(fresh_for=0)
+    await assemble_home([source("lists", rows("staff-picks"))], audience="adult", cache=cache)
+    down = [source("lists", error=ConnectionError("catalog down"))]
+    hung = [source("lists", rows("new-picks"), delay=10.0)]
+
+    # The page never waits: the last good rows come back while a refresh runs behind.
+    first = await assemble_home(down, audience="adult", cache=cache)
+    assert [r.id for r in first.rows] == ["staff-picks"]
+    await asyncio.sleep(0.01)  # the background refresh fails...
+    second = await assemble_home(hung, audience="adult", cache=cache)
+    assert [r.id for r in second.rows] == ["staff-picks"]
+    assert second.degraded == ["lists"]  # ...and the page says so until one succeeds
+    await asyncio.sleep(0.1)  # the hung refresh misses its deadline behind the scenes
+    healed = [source("lists", rows("new-picks"))]
+    await assemble_home(healed, audience="adult", cache=cache)
+    await asyncio.sleep(0.01)
+    third = await assemble_home(healed, audience="adult", cache=cache)
+    assert [r.id for r in third.rows] == ["new-picks"] and third.degraded == []
 
 
 async def test_fallback_rows_are_per_audience():

@@ -7,9 +7,10 @@ when one fails or is late serves the rows it last produced for the same audience
 is down: it just has fewer, or older, rows.
 
 Rows are the same for everyone in an audience (no personalisation yet), so a
-source's rows are reused while fresh (``RowCache.fresh_for`` seconds) and one fetch
-serves every request that arrives while it runs (single flight): fifty viewers
-opening the app cost a source one call, not fifty.
+source's rows are reused while fresh (``RowCache.fresh_for`` seconds), refreshed in
+the background when stale, and one fetch serves every request that arrives while it
+runs (single flight): fifty viewers opening the app cost a source one call, and a
+hung source costs viewers nothing once its rows are known.
 """
 
 from __future__ import annotations
@@ -56,10 +57,18 @@ class HomePage:
 class _Entry:
     rows: Sequence[Row]
     fetched_at: float
+    # Whether the latest attempt to refresh these rows succeeded.
+    healthy: bool = True
 
 
 class RowCache:
-    """Each source's latest rows per audience: reused while fresh, the fallback after."""
+    """Each source's latest rows per audience: fresh ones reused, stale ones revalidated.
+
+    A page never waits for a source it already has rows for: stale rows are served at
+    once while one background fetch refreshes them (stale-while-revalidate), and a
+    source whose last refresh failed is reported degraded until one succeeds. Only
+    an audience's first page waits for a source, and never beyond its deadline.
+    """
 
     def __init__(
         self,
@@ -85,32 +94,40 @@ class RowCache:
         entry = self._entries.get((source, audience))
         return entry.rows if entry is not None else ()
 
-    def fresh(self, source: str, audience: str) -> Sequence[Row] | None:
-        """Return the rows if fetched less than ``fresh_for`` seconds ago."""
-        entry = self._entries.get((source, audience))
-        if entry is not None and self._clock() - entry.fetched_at < self.fresh_for:
-            return entry.rows
-        return None
+    async def get(self, source: RowSource, audience: str) -> tuple[Sequence[Row], bool]:
+        """Return the source's rows and whether the source is healthy.
 
-    async def fetch(self, source: RowSource, audience: str) -> Sequence[Row]:
-        """Return fresh rows, fetching once for all concurrent callers within the deadline."""
-        rows = self.fresh(source.name, audience)
-        if rows is not None:
-            return rows
+        Raises when there are no rows yet and the first fetch fails or misses its deadline.
+        """
+        key = (source.name, audience)
+        entry = self._entries.get(key)
+        if entry is None:
+            # shield: one caller's deadline must not cancel the fetch others share.
+            async with asyncio.timeout(source.timeout):
+                rows = await asyncio.shield(self._start(source, audience))
+            return rows, True
+        if self._clock() - entry.fetched_at >= self.fresh_for:
+            self._start(source, audience)  # revalidate in the background
+        return entry.rows, entry.healthy
+
+    def _start(self, source: RowSource, audience: str) -> asyncio.Future[Sequence[Row]]:
         key = (source.name, audience)
         running = self._in_flight.get(key)
         if running is None:
             running = asyncio.ensure_future(self._fetch(source, audience))
             self._in_flight[key] = running
             running.add_done_callback(lambda done: self._settle(key, done))
-        # shield: one caller's deadline or disconnect must not cancel the shared fetch.
-        async with asyncio.timeout(source.timeout):
-            return await asyncio.shield(running)
+        return running
 
     def _settle(self, key: tuple[str, str], done: asyncio.Future[Sequence[Row]]) -> None:
         self._in_flight.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved here: every waiter may have given up already
+        if done.cancelled():
+            return
+        failure = done.exception()  # retrieved here: every waiter may have given up already
+        entry = self._entries.get(key)
+        if failure is not None and entry is not None:
+            entry.healthy = False
+            log.warning("home source %s failed: %s", key[0], type(failure).__name__)
 
     async def _fetch(self, source: RowSource, audience: str) -> Sequence[Row]:
         async with asyncio.timeout(source.timeout):
@@ -124,7 +141,7 @@ async def assemble_home(
 ) -> HomePage:
     """Run every source at once; failed or late ones fall back to their last good rows."""
     outcomes = await asyncio.gather(
-        *(cache.fetch(s, audience) for s in sources), return_exceptions=True
+        *(cache.get(s, audience) for s in sources), return_exceptions=True
     )
     rows: list[Row] = []
     degraded: list[str] = []
@@ -134,10 +151,11 @@ async def assemble_home(
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
             degraded.append(source.name)
-            log.warning("home source %s failed: %s", source.name, type(outcome).__name__)
-            produced = cache.recall(source.name, audience)
+            produced: Sequence[Row] = ()
         else:
-            produced = outcome
+            produced, healthy = outcome
+            if not healthy:
+                degraded.append(source.name)
         for row in produced:
             # Two sources may offer the same row (a list that is also a genre): show it once.
             if row.id not in seen and row.items:
