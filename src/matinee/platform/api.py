@@ -32,8 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from matinee.platform.errors import BadRequest, PayloadTooLarge
-from matinee.platform.identity import Identity
-from matinee.platform.identity_middleware import IDENTITY_SCOPE_KEY
+from matinee.platform.identity import IDENTITY_SCOPE_KEY, Identity
 
 __all__ = ["Endpoint", "Router", "json_response", "openapi_document"]
 

@@ -34,6 +34,7 @@ from matinee.platform.errors import Forbidden, Unauthorized
 __all__ = [
     "IDENTITY_HEADER",
     "IDENTITY_HEADER_BYTES",
+    "IDENTITY_SCOPE_KEY",
     "Identity",
     "IdentitySigner",
     "identity_headers",
@@ -45,6 +46,8 @@ __all__ = [
 
 IDENTITY_HEADER = "x-matinee-identity"
 IDENTITY_HEADER_BYTES = IDENTITY_HEADER.encode()
+# Where the chassis leaves the verified caller in the ASGI scope.
+IDENTITY_SCOPE_KEY = "matinee.identity"
 
 Kind = Literal["account", "service", "anonymous"]
 
@@ -115,6 +118,9 @@ class IdentitySigner:
         # identity -> (header, re-sign after): the edge signs the same few identities
         # over and over, so each is signed once per half-ttl, not once per request.
         self._signed: dict[Identity, tuple[str, float]] = {}
+        # header -> (identity, expires): the same few headers arrive again and again,
+        # so each is checked (HMAC, base64, JSON) once; its expiry is checked every time.
+        self._verified: dict[bytes, tuple[Identity, float]] = {}
 
     def sign(self, identity: Identity) -> str:
         """Return a header value vouching for ``identity`` for ``ttl`` seconds."""
@@ -143,6 +149,11 @@ class IdentitySigner:
         if not header:
             raise Unauthorized("this service is reached through the gateway only")
         raw = header.encode("latin-1") if isinstance(header, str) else header
+        known = self._verified.get(raw)
+        if known is not None:
+            if known[1] < self._clock():
+                raise Unauthorized("internal identity expired")
+            return known[0]
         payload, _, mac = raw.partition(b".")
         expected = _b64(hmac.new(self._key, payload, hashlib.sha256).digest())
         if not mac or not hmac.compare_digest(mac, expected):
@@ -164,6 +175,9 @@ class IdentitySigner:
             raise Unauthorized("malformed internal identity")
         if expires < self._clock():
             raise Unauthorized("internal identity expired")
+        if len(self._verified) > 10_000:  # bounded: expired headers are never asked again
+            self._verified.clear()
+        self._verified[raw] = (identity, expires)
         return identity
 
 

@@ -38,7 +38,6 @@ from matinee.platform.api import Router, openapi_document
 from matinee.platform.discovery import Discovery, Instance, Status
 from matinee.platform.errors import ProblemError, problem_response
 from matinee.platform.identity import Identity, IdentitySigner, set_fallback_identity
-from matinee.platform.identity_middleware import IdentityMiddleware
 from matinee.platform.settings import ServiceSettings
 from matinee.platform.telemetry.metrics import CONTENT_TYPE, Metrics
 from matinee.platform.telemetry.middleware import TelemetryMiddleware
@@ -215,9 +214,14 @@ def create_service_app(
         Route("/metrics", metrics_endpoint),
         Route("/openapi.json", openapi_endpoint),
     ]
-    middleware = [Middleware(TelemetryMiddleware, metrics=metrics)]
-    if require_identity:
-        middleware.append(Middleware(IdentityMiddleware, signer=signer, open_paths=_CHASSIS_PATHS))
+    middleware = [
+        Middleware(
+            TelemetryMiddleware,
+            metrics=metrics,
+            signer=signer if require_identity else None,
+            open_paths=_CHASSIS_PATHS,
+        )
+    ]
     app = Starlette(
         routes=all_routes,
         middleware=middleware,

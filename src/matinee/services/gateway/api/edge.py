@@ -20,8 +20,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from matinee.platform.httpserver import AsgiBridge, Request
-from matinee.platform.identity import IDENTITY_HEADER_BYTES, Identity, IdentitySigner
-from matinee.platform.identity_middleware import IDENTITY_SCOPE_KEY
+from matinee.platform.identity import (
+    IDENTITY_HEADER_BYTES,
+    IDENTITY_SCOPE_KEY,
+    Identity,
+    IdentitySigner,
+)
 from matinee.services.gateway.api.proxy import Exchange, Upstreams
 from matinee.services.gateway.api.stats import EdgeStats
 from matinee.services.gateway.domain.cors import CorsPolicy
