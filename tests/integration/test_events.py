@@ -243,3 +243,12 @@ async def _until_connected(bus: JetStreamBus) -> None:
             return
         except Exception:
             await asyncio.sleep(0.1)
+
+
+async def test_the_catalog_stream_is_a_changelog_kept_whole(bus: JetStreamBus) -> None:
+    # A fresh search instance rebuilds its index by replaying the catalog stream, so no
+    # catalog event may age out; other domains keep the default week.
+    catalog = await bus.js.stream_info(await bus.ensure_stream("catalog"))
+    assert catalog.config.max_age in (0, None)
+    other = await bus.js.stream_info(await bus.ensure_stream("itestretention"))
+    assert other.config.max_age == pytest.approx(7 * 86_400)

@@ -58,12 +58,17 @@ from matinee.platform.events.schema import Event, domain_of
 from matinee.platform.telemetry.metrics import Metrics
 from matinee.platform.telemetry.tracing import outgoing_headers
 
-__all__ = ["JetStreamBus", "JetStreamSubscription", "stream_name"]
+__all__ = ["CHANGELOG_DOMAINS", "JetStreamBus", "JetStreamSubscription", "stream_name"]
 
 log = logging.getLogger("matinee.events")
 
 _DURABLE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DAY = 86_400.0
+# Streams that are changelogs: a new consumer (a fresh search instance) rebuilds its
+# state by replaying them from the start, so they keep every event (0 = no age limit)
+# instead of the default week. Every bus must agree, since whichever one touches a
+# domain first creates its stream.
+CHANGELOG_DOMAINS: dict[str, float] = {"catalog": 0.0}
 
 
 def stream_name(domain: str) -> str:
@@ -127,6 +132,9 @@ class JetStreamBus:
         )
         return cls(nc, service=service, **options)
 
+    def _max_age(self, domain: str) -> float:
+        return CHANGELOG_DOMAINS.get(domain, self.max_age)
+
     async def ensure_stream(self, domain: str) -> str:
         """Create the domain's stream unless it exists; return its name."""
         name = stream_name(domain)
@@ -140,7 +148,7 @@ class JetStreamBus:
                 subjects=[f"matinee.{domain}.>"],
                 retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
-                max_age=self.max_age,
+                max_age=self._max_age(domain),
                 duplicate_window=self.duplicate_window,
                 num_replicas=self.replicas,
             )
