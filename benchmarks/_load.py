@@ -11,10 +11,12 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "WrkResult",
     "free_port",
+    "nginx_config",
     "parse_wrk",
     "require_wrk",
     "serve",
@@ -122,3 +124,28 @@ def parse_wrk(out: str) -> WrkResult:
     p99 = _to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     transfer = re.search(r"Transfer/sec:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
     return WrkResult(rps, p50, p99, transfer)
+
+
+def nginx_config(root: Path, port: int, http_body: str) -> Path:
+    """Write a one-worker, foreground nginx config whose files all stay under ``root``."""
+    conf = root / f"nginx-{port}.conf"
+    conf.write_text(
+        f"""
+worker_processes 1;
+daemon off;
+pid {root}/nginx-{port}.pid;
+error_log {root}/nginx-{port}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {root}/tmp-body;
+    proxy_temp_path {root}/tmp-proxy;
+    fastcgi_temp_path {root}/tmp-fcgi;
+    uwsgi_temp_path {root}/tmp-uwsgi;
+    scgi_temp_path {root}/tmp-scgi;
+    {http_body}
+}}
+"""
+    )
+    return conf

@@ -72,33 +72,17 @@ def serve_node(port: int, www: str, data_dir: str) -> None:
 
 def nginx_config(root: Path, port: int) -> Path:
     """Write an nginx config serving ``root/www`` with sendfile and tcp_nopush."""
-    conf = root / f"nginx-{port}.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {root}/nginx-{port}.pid;
-error_log {root}/nginx-{port}.err warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
+    return _load.nginx_config(
+        root,
+        port,
+        f"""sendfile on;
     tcp_nopush on;
-    keepalive_requests 1000000;
-    client_body_temp_path {root}/tmp-body;
-    proxy_temp_path {root}/tmp-proxy;
-    fastcgi_temp_path {root}/tmp-fcgi;
-    uwsgi_temp_path {root}/tmp-uwsgi;
-    scgi_temp_path {root}/tmp-scgi;
     types {{ video/iso.segment m4s; video/mp4 mp4; }}
     server {{
         listen 127.0.0.1:{port};
         root {root}/www;
-    }}
-}}
-"""
+    }}""",
     )
-    return conf
 
 
 async def single_flight_check(root: Path) -> tuple[int, int]:

@@ -34,13 +34,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -113,62 +111,7 @@ def nginx_config(root: Path, port: int, *, upstream: int | None, identity: str) 
         if upstream is not None
         else ""
     )
-    conf = root / f"nginx-{port}.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-daemon off;
-pid {root}/nginx-{port}.pid;
-error_log {root}/nginx-{port}.err warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path {root}/tmp-body;
-    proxy_temp_path {root}/tmp-proxy;
-    fastcgi_temp_path {root}/tmp-fcgi;
-    uwsgi_temp_path {root}/tmp-uwsgi;
-    scgi_temp_path {root}/tmp-scgi;
-    {upstream_block}
-    server {{ {server}
-    }}
-}}
-"""
-    )
-    return conf
-
-
-def wrk(url: str, *, connections: int, seconds: int, headers: dict[str, str]) -> _load.WrkResult:
-    """Load ``url`` with wrk (one thread, keep-alive, headers) and parse its report."""
-    argv = [_load.require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for name, value in headers.items():
-        argv += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*argv, url], check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in out or "Socket errors" in out:
-        print(out, file=sys.stderr)
-
-    def ms(text: str) -> float:
-        value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    transfer = re.search(r"Transfer/sec:\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    return _load.WrkResult(rps, p50, p99, transfer)
-
-
-def wait_ok(url: str, headers: dict[str, str], timeout: float = 20.0) -> None:
-    """Poll ``url`` until it answers 200."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    return _load.nginx_config(root, port, f"{upstream_block}\n    server {{ {server}\n    }}")
 
 
 def title_document() -> dict:  # type: ignore[type-arg]
@@ -239,7 +182,7 @@ def main() -> None:
                 env=env,
             ))  # fmt: skip
             catalog = f"http://127.0.0.1:{ports['catalog']}"
-            wait_ok(f"{catalog}/healthz", {})
+            _load.wait_http(f"{catalog}/healthz", timeout=20)
             body = json.dumps(title_document()).encode()
             put = urllib.request.Request(
                 f"{catalog}/admin/titles/{TITLE_ID}",
@@ -279,14 +222,16 @@ def main() -> None:
                 "gateway -> static": (f"http://127.0.0.1:{ports['gw_static']}{api}", auth),
             }
             for url, headers in targets.values():
-                wait_ok(url, headers)
-                wrk(url, connections=50, seconds=2, headers=headers)  # warm-up
+                _load.wait_http(url, timeout=20, headers=headers)
+                _load.wrk(url, connections=50, seconds=2, headers=headers)  # warm-up
 
             results: dict[tuple[str, int], list[_load.WrkResult]] = {}
             for round_no in range(args.rounds):
                 for name, (url, headers) in targets.items():
                     for conns in (50, 1):
-                        run = wrk(url, connections=conns, seconds=args.seconds, headers=headers)
+                        run = _load.wrk(
+                            url, connections=conns, seconds=args.seconds, headers=headers
+                        )
                         results.setdefault((name, conns), []).append(run)
                         print(f"round {round_no + 1} {name:<20} c{conns:<3} "
                               f"{run.requests_per_s:>9.0f} req/s  p50 {run.p50_ms:.3f} ms",
