@@ -84,6 +84,25 @@ def _pattern(target: Path) -> Path | None:
     return target
 
 
+def _loop_clip(source: Path, target: Path, *, times: int) -> None:
+    """Stage ``source`` played ``times`` over (stream copy, no re-encode), else as is.
+
+    The wheel's clip lasts 5.3 s: too short to watch a few seconds, leave and resume.
+    """
+    from matinee.services.media.ffmpeg import find_ffmpeg
+
+    partial = target.with_suffix(".part.mp4")
+    args = [
+        find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-stream_loop", str(times - 1), "-i", str(source), "-c", "copy", str(partial),
+    ]  # fmt: skip
+    try:
+        subprocess.run(args, check=True, timeout=120, capture_output=True)
+    except (OSError, subprocess.SubprocessError):
+        partial.write_bytes(source.read_bytes())
+    partial.rename(target)
+
+
 def prepare_clips(data_dir: Path) -> list[Clip]:
     """Stage the clips under the data dir (once) and return them with their asset ids."""
     inbox = data_dir / _INBOX
@@ -91,9 +110,7 @@ def prepare_clips(data_dir: Path) -> list[Clip]:
     clips = []
     bunny = inbox / "bigbuckbunny.mp4"
     if not bunny.exists() and (source := _bunny()) is not None:
-        partial = bunny.with_suffix(".part")
-        partial.write_bytes(source.read_bytes())
-        partial.rename(bunny)
+        _loop_clip(source, bunny, times=4)
     if bunny.exists():
         clips.append(Clip("bigbuckbunny", bunny, _asset_id(bunny)))
     pattern = inbox / "pattern.mp4"
