@@ -12,6 +12,7 @@ from matinee.services.cdn.api import Delivery
 from matinee.services.cdn.domain import OriginUnavailable
 from matinee.services.cdn.node import CdnNode, NodeIdentity
 from matinee.services.cdn.storage import DiskCache
+from tests.fakes_http import RecordingConnection
 
 SECRET = "unit-url-secret"
 SIGNER = UrlSigner(SECRET)
@@ -35,41 +36,19 @@ class FakeOrigin:
         return self.objects.get(f"{asset_id}/{path}")
 
 
-class FakeConnection:
-    """What the server core gives a request: collects what the handler writes."""
+class FakeConnection(RecordingConnection):
+    """A client connection that records whether the response finished or was cut."""
 
     def __init__(self) -> None:
-        self.client = "198.51.100.7"
-        self.closing = False
-        self.written = b""
+        super().__init__(client="198.51.100.7")
         self.done = False
         self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
 
     def response_done(self, request: Request) -> None:
         self.done = True
 
     def abort(self) -> None:
         self.aborted = True
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
-    def body_buffered(self, size: int) -> None: ...
-
-    def body_consumed(self, size: int) -> None: ...
-
-    def response(self) -> tuple[int, dict[str, str], bytes]:
-        head, _, body = self.written.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(": ")
-            headers[name.lower()] = value
-        return int(lines[0].split()[1]), headers, body
 
 
 class Local:

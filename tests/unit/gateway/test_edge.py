@@ -13,23 +13,19 @@ from matinee.platform.httpserver import Request, UpstreamPool
 from matinee.platform.identity import IDENTITY_HEADER, IdentitySigner
 from matinee.services.gateway.api import Edge, EdgeStats, Upstreams
 from matinee.services.gateway.domain import CorsPolicy, TokenAuthority, load_route_table
+from tests.fakes_http import RecordingConnection
 from tests.unit.gateway.signing import SigningKeys, alg_none_token
 
 SECRET = "unit-secret"
 TRACE = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-class FakeClientConnection:
-    """What the server core gives a request: collects what the edge writes."""
+class FakeClientConnection(RecordingConnection):
+    """A client connection that records whether the edge closed it."""
 
     def __init__(self) -> None:
-        self.client = "203.0.113.9"
-        self.closing = False
-        self.written = b""
+        super().__init__()
         self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
 
     def response_done(self, request: Request) -> None:
         if request.close_after:
@@ -37,23 +33,6 @@ class FakeClientConnection:
 
     def abort(self) -> None:
         self.closed = True
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
-    def body_buffered(self, size: int) -> None: ...
-
-    def body_consumed(self, size: int) -> None: ...
-
-    def response(self) -> tuple[int, dict[str, str], bytes]:
-        head, _, body = self.written.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(": ")
-            headers[name.lower()] = value
-        return int(lines[0].split()[1]), headers, body
 
 
 class FakeUpstreamConnection:
