@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _load
 
 TARGET_S = 15.0
 
@@ -30,18 +31,11 @@ def matinee() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "matinee.cli"]
 
 
-def free_port() -> int:
-    """Return a port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def one_round(root: Path, index: int, seed: str) -> tuple[float, float, int]:
     """Start and stop one fleet; return (up seconds, down seconds, instances)."""
     data = root / f"round-{index}"
     argv = [*matinee(), "up", "--detach", "--data-dir", str(data)]
-    argv += ["--gateway-port", str(free_port()), "--registry-port", str(free_port())]
+    argv += ["--gateway-port", str(_load.free_port()), "--registry-port", str(_load.free_port())]
     start = time.perf_counter()
     # A fresh data dir is seeded after the fleet is UP and `up --detach` waits for that
     # too; the claim is about the fleet, so the seed is off unless asked for.

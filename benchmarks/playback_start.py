@@ -31,7 +31,8 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fleet_startup import free_port, matinee
+from _load import free_port
+from fleet_startup import matinee
 
 TARGET_P99_MS = 100.0
 
