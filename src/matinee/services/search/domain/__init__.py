@@ -7,6 +7,7 @@ from matinee.services.search.domain.model import (
     Facets,
     Hit,
     SearchPage,
+    Taste,
     TitleDoc,
     rating_level,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "IndexView",
     "LiveIndex",
     "SearchPage",
+    "Taste",
     "TitleDoc",
     "TitleFeed",
     "TitleIndex",

@@ -30,7 +30,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from matinee.services.search.domain.model import Facets, Hit, SearchPage, TitleDoc, rating_level
+from matinee.services.search.domain.model import (
+    Facets,
+    Hit,
+    SearchPage,
+    Taste,
+    TitleDoc,
+    rating_level,
+)
 from matinee.services.search.domain.text import (
     display_title,
     fold_words,
@@ -365,6 +372,7 @@ class TitleIndex:
         *,
         max_level: int = MAX_LEVEL,
         skip: frozenset[int] = frozenset(),
+        taste: Taste | None = None,
     ) -> tuple[list[str], list[Candidate]]:
         """Return the folded query words and matches, best first; at least ``need`` if any.
 
@@ -575,9 +583,12 @@ class TitleIndex:
         *,
         max_level: int = MAX_LEVEL,
         skip: frozenset[int] = frozenset(),
+        taste: Taste | None = None,
     ) -> list[Hit]:
         """Return up to ``limit`` suggestions for what has been typed so far."""
-        folded, found = self.candidates(query, limit, max_level=max_level, skip=skip)
+        folded, found = self.candidates(
+            query, limit, max_level=max_level, skip=skip, taste=taste
+        )
         return [self.hit(folded, c) for c in found[:limit]]
 
     def search(
@@ -590,9 +601,10 @@ class TitleIndex:
         page_size: int = 20,
         max_level: int = MAX_LEVEL,
         skip: frozenset[int] = frozenset(),
+        taste: Taste | None = None,
     ) -> SearchPage:
         """Return one page of every match, with genre and decade facets."""
-        folded, found = self.candidates(query, None, max_level=max_level, skip=skip)
+        folded, found = self.candidates(query, None, max_level=max_level, skip=skip, taste=taste)
         matches = [(c, self.docs[c.doc]) for c in found]
         return page_of(
             [(c.typos, c.tier, -d.popularity, d.id, c, d) for c, d in matches],

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from matinee.services.search.domain.index import MAX_LEVEL, TitleIndex, page_of
-from matinee.services.search.domain.model import Hit, SearchPage, TitleDoc
+from matinee.services.search.domain.model import Hit, SearchPage, Taste, TitleDoc
 
 __all__ = ["IndexView", "LiveIndex"]
 
@@ -42,12 +42,19 @@ class IndexView:
     def __len__(self) -> int:
         return len(self.base) - len(self.shadow) + len(self.overlay)
 
-    def suggest(self, query: str, limit: int = 10, *, max_level: int = MAX_LEVEL) -> list[Hit]:
+    def suggest(
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        max_level: int = MAX_LEVEL,
+        taste: Taste | None = None,
+    ) -> list[Hit]:
         """Return up to ``limit`` suggestions, ranked across base and overlay."""
-        base = self.base.suggest(query, limit, max_level=max_level, skip=self.shadow)
+        base = self.base.suggest(query, limit, max_level=max_level, skip=self.shadow, taste=taste)
         if not len(self.overlay):
             return base
-        fresh = self.overlay.suggest(query, limit, max_level=max_level)
+        fresh = self.overlay.suggest(query, limit, max_level=max_level, taste=taste)
         merged = sorted(
             [*base, *fresh],
             key=lambda h: (h.typos, h.tier, -h.popularity, h.id),
@@ -63,13 +70,16 @@ class IndexView:
         page: int = 1,
         page_size: int = 20,
         max_level: int = MAX_LEVEL,
+        taste: Taste | None = None,
     ) -> SearchPage:
         """Return one page of every match across base and overlay, with facets."""
         rows = []
         for index, skip in ((self.base, self.shadow), (self.overlay, frozenset[int]())):
             if not len(index):
                 continue
-            folded, found = index.candidates(query, None, max_level=max_level, skip=skip)
+            folded, found = index.candidates(
+                query, None, max_level=max_level, skip=skip, taste=taste
+            )
             for c in found:
                 doc = index.docs[c.doc]
                 rows.append((c.typos, c.tier, -doc.popularity, doc.id, c, doc, index, folded))

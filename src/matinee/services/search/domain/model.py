@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "Facets",
     "Hit",
     "SearchPage",
+    "Taste",
     "TitleDoc",
     "rating_level",
 ]
@@ -93,3 +95,25 @@ class SearchPage:
     page: int
     page_size: int
     facets: Facets
+
+
+# The most a hint may multiply a title's popularity by: a hint reorders, it never buries.
+MAX_TITLE_FACTOR = 10.0
+MAX_GENRE_FACTOR = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Taste:
+    """What one profile watches, as a ranking hint (never a filter).
+
+    Factors multiply a matching title's popularity in the ranking score: ``titles`` for
+    titles the profile has started (capped at ``MAX_TITLE_FACTOR``), ``genres`` for the
+    genres it watches most (a title takes its best genre, capped at ``MAX_GENRE_FACTOR``).
+    A hint never lifts a title over one with fewer typos or an exact whole-title match.
+    """
+
+    titles: Mapping[int, float] = field(default_factory=dict)  # title id -> factor >= 1
+    genres: Mapping[str, float] = field(default_factory=dict)  # genre -> factor >= 1
+
+    def __bool__(self) -> bool:
+        return bool(self.titles or self.genres)
