@@ -49,8 +49,9 @@ def test_overlay_and_base_merge_by_rank():
     live = LiveIndex(TITLES)
     live.stage([TitleDoc(99, "The Matrix Online", 2005, 950.0)], position=20)
     view = live.publish()
+    # The exact title first; then the overlay's more popular title above the base's.
     assert [h.title for h in view.suggest("the matrix", 3)] == [
-        "The Matrix Online",
         "The Matrix",
+        "The Matrix Online",
         "The Matrix Reloaded",
     ]

@@ -24,13 +24,16 @@ Layout (all compact, no per-entry objects beyond the term strings):
 from __future__ import annotations
 
 import heapq
+import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 from matinee.services.search.domain.model import (
+    MAX_GENRE_FACTOR,
+    MAX_TITLE_FACTOR,
     Facets,
     Hit,
     SearchPage,
@@ -47,7 +50,18 @@ from matinee.services.search.domain.text import (
 )
 from matinee.services.search.domain.typo import deletions, distance, typo_budget
 
-__all__ = ["MAX_LEVEL", "Candidate", "TitleIndex"]
+__all__ = ["MAX_LEVEL", "START_FACTOR", "WHOLE_WORD_FACTOR", "Candidate", "TitleIndex"]
+
+# Ranking, after fewer typos and an exact whole title: a score of log popularity plus
+# bonuses. A title that starts with what was typed counts as if it were this many times
+# as popular, so an obscure title starting with "lost" does not bury "Raiders of the Lost
+# Ark", while among titles of like popularity the one starting with the query wins.
+START_FACTOR = 100.0
+# ... and a title holding the last typed word whole (not only as a prefix) this many
+# times: "list" finds "Schindler's List" before "Listen to Me" of similar fame.
+WHOLE_WORD_FACTOR = 10.0
+_START = math.log(START_FACTOR)
+_WHOLE_WORD = math.log(WHOLE_WORD_FACTOR)
 
 MAX_LEVEL = 5
 _END = chr(0x10FFFF)
@@ -71,11 +85,13 @@ _PREFIX_TYPO_TERMS = 200
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A matching document with its ranking key: fewer typos, better tier, more popular."""
+    """A matching document and what ranks it (see ``_rank``)."""
 
     typos: int
     tier: int  # 0 title starts with the query, 1 every word in a title, 2 through the cast
     doc: int
+    score: float = 0.0  # log popularity plus the start, whole-word and taste bonuses
+    exact_title: bool = False  # a form of the title is exactly the query
 
 
 @dataclass(slots=True)
@@ -106,6 +122,7 @@ class TitleIndex:
         self.docs: tuple[TitleDoc, ...] = tuple(sorted(docs, key=lambda d: (-d.popularity, d.id)))
         self.by_id: dict[int, int] = {d.id: n for n, d in enumerate(self.docs)}
         self.levels = bytes(min(rating_level(d.maturity_rating), MAX_LEVEL) for d in self.docs)
+        self.log_popularity = array("d", (math.log1p(max(d.popularity, 0.0)) for d in self.docs))
         self._build_terms()
         self._build_starts()
         self._build_typos()
@@ -382,73 +399,134 @@ class TitleIndex:
         folded, words = self._words(query)
         if not words:
             return folded, []
-        levels = self.levels
+        scorer = _Scorer(self, words, taste)
         found: dict[int, Candidate] = {}
+        levels = self.levels
+        # The ``need`` best scores among title matches so far: a min-heap whose top is
+        # the score a match still to come must beat.
+        best: list[float] = []
+
+        def admit(doc: int, tier: int, start: bool, exact_title: bool = False) -> None:
+            score = scorer.score(doc, start)
+            found[doc] = Candidate(0, tier, doc, score, exact_title)
+            if need is not None and tier <= 1:
+                key = math.inf if exact_title else score
+                if len(best) < need:
+                    heapq.heappush(best, key)
+                elif key > best[0]:
+                    heapq.heapreplace(best, key)
+
         whole = " ".join(folded)
-        closed = bool(words) and not words[-1].last
+        closed = not words[-1].last
+        for doc in self._exact_titles(whole):
+            if doc not in skip and levels[doc] <= max_level:
+                admit(doc, 0, True, exact_title=True)
+        for doc in scorer.title_docs:
+            if doc not in found and doc not in skip and levels[doc] <= max_level:
+                match = self._taste_match(doc, words, whole, closed)
+                if match is not None:
+                    admit(doc, *match)
+        # Two streams, each most popular first: titles starting with the query (start
+        # bonus) and every title holding all the words. Take from whichever could still
+        # score higher; stop when neither can beat the ``need``-th best. A title that
+        # starts with the query is always reached through the first stream before the
+        # second gets to it (its bound there is higher), so the second skips it as found.
         starts = self._closed_starts(whole) if closed else self._title_starts(whole)
-        for doc in starts:
-            if doc in skip or levels[doc] > max_level:
-                continue
-            found[doc] = Candidate(0, 0, doc)
-            if need is not None and len(found) >= need:
-                return folded, sorted(found.values(), key=_rank)
-        self._zero_typo(words, found, need, max_level, skip)
+        words_stream = self._exact_matches(words)
+        start_doc = next(starts, None)
+        word_doc = next(words_stream, None)
+        while start_doc is not None or word_doc is not None:
+            start_bound = -math.inf if start_doc is None else scorer.bound(start_doc, True)
+            word_bound = -math.inf if word_doc is None else scorer.bound(word_doc[0], False)
+            if need is not None and len(best) >= need and max(start_bound, word_bound) < best[0]:
+                break
+            if start_bound >= word_bound:
+                assert start_doc is not None
+                doc = start_doc
+                start_doc = next(starts, None)
+                if doc not in found and doc not in skip and levels[doc] <= max_level:
+                    admit(doc, 0, True)
+            else:
+                assert word_doc is not None
+                doc, cast = word_doc
+                word_doc = next(words_stream, None)
+                if doc not in found and doc not in skip and levels[doc] <= max_level:
+                    admit(doc, 1 + cast, False)
         if need is None or len(found) < need:
             # Drive by the rarest word (a misspelled one matches nothing exactly); the
             # others are checked on each candidate's own terms, so only one typo set is built.
             driver = self._typo_driver(words)
             if driver.typo or len(words) > 1:
                 others = [w for w in words if w is not driver]
-                self._with_typos(driver, others, found, need, max_level, skip)
+                self._with_typos(driver, others, found, need, max_level, skip, scorer)
         ranked = sorted(found.values(), key=_rank)
         return folded, ranked if need is None else ranked[: max(need, 0)]
 
-    def _zero_typo(
-        self,
-        words: list[_Word],
-        found: dict[int, Candidate],
-        need: int | None,
-        max_level: int,
-        skip: frozenset[int],
-    ) -> None:
+    def _exact_titles(self, whole: str) -> list[int]:
+        """Return the documents whose title (any of its forms) is exactly ``whole``."""
+        starts = self._starts
+        lo = bisect_left(starts, whole)
+        hi = bisect_right(starts, whole, lo)
+        return sorted(set(self._start_docs[lo:hi]))
+
+    def _taste_match(
+        self, doc: int, words: list[_Word], whole: str, closed: bool
+    ) -> tuple[int, bool] | None:
+        """Return (tier, starts) if ``doc`` matches every word without typos, else None."""
+        cast = 0
+        for word in words:
+            via = self._match(doc, word)
+            if via < 0:
+                return None
+            cast |= via
+        if cast:
+            return 2, False
+        for text in _title_texts(self.docs[doc]):
+            folded = " ".join(fold_words(text))
+            if folded == whole or folded.startswith(whole + " " if closed else whole):
+                return 0, True
+        return 1, False
+
+    def _match(self, doc: int, word: _Word) -> int:
+        """Return 0 if ``doc`` has ``word`` (no typos) in a title, 1 only in its cast, -1 not."""
+        forward = self._forward
+        end = self._offsets[doc + 1]
+        i = bisect_left(forward, word.lo * 2, self._offsets[doc], end)
+        top = word.hi * 2
+        via = -1
+        while i < end and forward[i] < top:
+            if not forward[i] & 1:
+                return 0
+            via = 1
+            i += 1
+        return via
+
+    def _exact_matches(self, words: list[_Word]) -> Iterator[tuple[int, int]]:
+        """Yield (document, cast) for every match of all words without typos, best first.
+
+        ``cast`` is 1 when some word is found only in the title's cast.
+        """
         if any(w.estimate == 0 for w in words):
             return
         order = sorted(words, key=lambda w: w.estimate)
         driver, others = order[0], order[1:]
         sets = [w.zero_docs(self) if w.estimate <= _SET_MAX else None for w in others]
-        levels = self.levels
-        in_title = 0 if need is None else sum(1 for c in found.values() if c.tier <= 1)
         docs: Iterable[int] = self._driver_docs(driver)
         if len(order) > 1 and driver.estimate > _SET_MAX and order[1].estimate <= _INTERSECT_MAX:
             # Two common words: intersect in C rather than check thousands of docs one by one.
             docs = sorted(driver.zero_docs(self) & order[1].zero_docs(self))
-            sets[0] = None
             others, sets = others[1:], sets[1:]
-            if not docs:
-                return
+        match = self._match
         for doc in docs:
-            if doc in found or doc in skip or levels[doc] > max_level:
-                continue
-            cast = 0
             for word, word_docs in zip(others, sets, strict=True):
                 if word_docs is not None:
                     if doc not in word_docs:
                         break
-                    continue
-                typos, via_cast = self._doc_typos(doc, word)
-                if typos != 0:
+                elif match(doc, word) < 0:
                     break
-                cast |= via_cast
             else:
-                if not cast:
-                    # Set membership says nothing of fields: ask the doc's own terms.
-                    cast = max(self._doc_typos(doc, w)[1] for w in order)
-                found[doc] = Candidate(0, 1 + cast, doc)
-                if not cast:
-                    in_title += 1
-                    if need is not None and in_title >= need:
-                        return
+                # Set membership says nothing of fields: ask the doc's own terms.
+                yield doc, max(match(doc, w) for w in words)
 
     def _typo_driver(self, words: list[_Word]) -> _Word:
         """Return the word matching fewest documents with typos, expanding as few as possible."""
@@ -471,6 +549,7 @@ class TitleIndex:
         need: int | None,
         max_level: int,
         skip: frozenset[int],
+        scorer: _Scorer,
     ) -> None:
         if driver.estimate_all > _TYPO_SCAN_MAX:
             return
@@ -507,7 +586,7 @@ class TitleIndex:
                 else:
                     if not cast:
                         cast = max(self._lazy_typos(doc, w, {})[1] for w in (driver, *others))
-                    found[doc] = Candidate(total, 1 + cast, doc)
+                    found[doc] = Candidate(total, 1 + cast, doc, scorer.score(doc, False))
                     if total <= first and not cast:
                         good += 1
 
@@ -574,6 +653,8 @@ class TitleIndex:
             genres=doc.genres,
             matched="cast" if candidate.tier == 2 else "title",
             tier=candidate.tier,
+            score=candidate.score,
+            exact_title=candidate.exact_title,
         )
 
     def suggest(
@@ -586,9 +667,7 @@ class TitleIndex:
         taste: Taste | None = None,
     ) -> list[Hit]:
         """Return up to ``limit`` suggestions for what has been typed so far."""
-        folded, found = self.candidates(
-            query, limit, max_level=max_level, skip=skip, taste=taste
-        )
+        folded, found = self.candidates(query, limit, max_level=max_level, skip=skip, taste=taste)
         return [self.hit(folded, c) for c in found[:limit]]
 
     def search(
@@ -605,9 +684,8 @@ class TitleIndex:
     ) -> SearchPage:
         """Return one page of every match, with genre and decade facets."""
         folded, found = self.candidates(query, None, max_level=max_level, skip=skip, taste=taste)
-        matches = [(c, self.docs[c.doc]) for c in found]
         return page_of(
-            [(c.typos, c.tier, -d.popularity, d.id, c, d) for c, d in matches],
+            [(c, self.docs[c.doc]) for c in found],
             lambda c: self.hit(folded, c),
             genre=genre,
             decade=decade,
@@ -617,20 +695,20 @@ class TitleIndex:
 
 
 def page_of(
-    ranked: list[tuple[int, int, float, int, Candidate, TitleDoc]],
-    to_hit: object,
+    ranked: list[tuple[Candidate, TitleDoc]],
+    to_hit: Callable[[Candidate], Hit],
     *,
     genre: str | None,
     decade: int | None,
     page: int,
     page_size: int,
 ) -> SearchPage:
-    """Filter ranked matches by genre and decade, count facets, and cut one page."""
+    """Filter ranked (candidate, doc) pairs by genre and decade, count facets, cut a page."""
     genres: dict[str, int] = {}
     decades: dict[int, int] = {}
     kept = []
     for row in ranked:
-        doc = row[5]
+        doc = row[1]
         in_genre = genre is None or genre in doc.genres
         in_decade = decade is None or doc.decade == decade
         # Each facet counts under the other filter, so picking a genre keeps every decade.
@@ -642,7 +720,7 @@ def page_of(
         if in_genre and in_decade:
             kept.append(row)
     start = (page - 1) * page_size
-    hits = tuple(to_hit(row[4]) for row in kept[start : start + page_size])  # type: ignore[operator]
+    hits = tuple(to_hit(row[0]) for row in kept[start : start + page_size])
     return SearchPage(
         hits=hits,
         total=len(kept),
@@ -655,8 +733,77 @@ def page_of(
     )
 
 
-def _rank(c: Candidate) -> tuple[int, int, int]:
-    return (c.typos, c.tier, c.doc)
+def _rank(c: Candidate) -> tuple[int, bool, bool, float, int]:
+    # Fewer typos; the exact title; title before cast; score; then the more popular.
+    return (c.typos, not c.exact_title, c.tier == 2, -c.score, c.doc)
+
+
+class _Scorer:
+    """The ranking score of one query's matches, and the most a match could still score."""
+
+    __slots__ = (
+        "_docs",
+        "_forward",
+        "_genres",
+        "_log_popularity",
+        "_max_genre",
+        "_offsets",
+        "_titles",
+        "_whole_code",
+    )
+
+    def __init__(self, index: TitleIndex, words: list[_Word], taste: Taste | None) -> None:
+        last = words[-1]
+        # The whole-word bonus only tells titles apart while the last word may be a prefix.
+        exact = last.last and last.lo < last.hi and index.terms[last.lo] == last.text
+        self._whole_code = last.lo * 2 if exact else -1
+        self._log_popularity = index.log_popularity
+        self._docs = index.docs
+        self._genres: dict[str, float] = {}
+        self._titles: dict[int, float] = {}
+        if taste:
+            for genre, factor in taste.genres.items():
+                if factor > 1.0:
+                    self._genres[genre] = math.log(min(factor, MAX_GENRE_FACTOR))
+            for title_id, factor in taste.titles.items():
+                doc = index.by_id.get(title_id)
+                if doc is not None and factor > 1.0:
+                    self._titles[doc] = math.log(min(factor, MAX_TITLE_FACTOR))
+        self._max_genre = max(self._genres.values(), default=0.0)
+        self._forward = index._forward
+        self._offsets = index._offsets
+
+    @property
+    def title_docs(self) -> list[int]:
+        """Documents the taste names: checked one by one, as no stream bound covers them."""
+        return sorted(self._titles)
+
+    def score(self, doc: int, start: bool) -> float:
+        """Return the score of ``doc``, a title start or not."""
+        score = self._log_popularity[doc]
+        if start:
+            score += _START
+        code = self._whole_code
+        if code >= 0:
+            forward = self._forward
+            end = self._offsets[doc + 1]
+            i = bisect_left(forward, code, self._offsets[doc], end)
+            if i < end and forward[i] == code:
+                score += _WHOLE_WORD
+        if self._genres:
+            score += max((self._genres.get(g, 0.0) for g in self._docs[doc].genres), default=0.0)
+        if self._titles:
+            score += self._titles.get(doc, 0.0)
+        return score
+
+    def bound(self, doc: int, start: bool) -> float:
+        """Return the most ``doc`` (or any less popular one) could score, named titles aside."""
+        bound = self._log_popularity[doc] + self._max_genre
+        if start:
+            bound += _START
+        if self._whole_code >= 0:
+            bound += _WHOLE_WORD
+        return bound
 
 
 def _unique(ordered: Iterable[int]) -> Iterator[int]:

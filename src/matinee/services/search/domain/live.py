@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from matinee.services.search.domain.index import MAX_LEVEL, TitleIndex, page_of
+from matinee.services.search.domain.index import MAX_LEVEL, Candidate, TitleIndex, page_of
 from matinee.services.search.domain.model import Hit, SearchPage, Taste, TitleDoc
 
 __all__ = ["IndexView", "LiveIndex"]
@@ -55,11 +55,7 @@ class IndexView:
         if not len(self.overlay):
             return base
         fresh = self.overlay.suggest(query, limit, max_level=max_level, taste=taste)
-        merged = sorted(
-            [*base, *fresh],
-            key=lambda h: (h.typos, h.tier, -h.popularity, h.id),
-        )
-        return merged[:limit]
+        return sorted([*base, *fresh], key=lambda h: h.rank)[:limit]
 
     def search(
         self,
@@ -73,7 +69,8 @@ class IndexView:
         taste: Taste | None = None,
     ) -> SearchPage:
         """Return one page of every match across base and overlay, with facets."""
-        rows = []
+        rows: list[tuple[tuple[int, bool, bool, float, int], Candidate, TitleDoc]] = []
+        hit_of: dict[int, tuple[TitleIndex, list[str]]] = {}
         for index, skip in ((self.base, self.shadow), (self.overlay, frozenset[int]())):
             if not len(index):
                 continue
@@ -82,16 +79,18 @@ class IndexView:
             )
             for c in found:
                 doc = index.docs[c.doc]
-                rows.append((c.typos, c.tier, -doc.popularity, doc.id, c, doc, index, folded))
-        rows.sort(key=lambda r: r[:4])
-        hits_by_candidate = {id(r[4]): r for r in rows}
+                # The candidates' own rank, with the title id in place of a per-index number.
+                key = (c.typos, not c.exact_title, c.tier == 2, -c.score, doc.id)
+                rows.append((key, c, doc))
+                hit_of[id(c)] = (index, folded)
+        rows.sort(key=lambda r: r[0])
 
-        def to_hit(candidate: object) -> Hit:
-            row = hits_by_candidate[id(candidate)]
-            return row[6].hit(row[7], row[4])
+        def to_hit(candidate: Candidate) -> Hit:
+            index, folded = hit_of[id(candidate)]
+            return index.hit(folded, candidate)
 
         return page_of(
-            [r[:6] for r in rows],
+            [(c, doc) for _, c, doc in rows],
             to_hit,
             genre=genre,
             decade=decade,

@@ -76,6 +76,13 @@ class Hit:
     genres: tuple[str, ...] = ()
     matched: str = "title"  # "title" | "cast"
     tier: int = 1  # 0 the title starts with the query, 1 words in a title, 2 through the cast
+    score: float = 0.0  # the ranking score (log popularity plus bonuses), see the index
+    exact_title: bool = False  # the query is exactly a form of the title
+
+    @property
+    def rank(self) -> tuple[int, bool, bool, float, int]:
+        """Return the sort key that orders hits of one query, best first."""
+        return (self.typos, not self.exact_title, self.tier == 2, -self.score, self.id)
 
 
 @dataclass(frozen=True, slots=True)
