@@ -399,15 +399,15 @@ class TitleIndex:
         folded, words = self._words(query)
         if not words:
             return folded, []
-        scorer = _Scorer(self, words, taste)
+        scorer = _Scorer(self, taste)
         found: dict[int, Candidate] = {}
         levels = self.levels
         # The ``need`` best scores among title matches so far: a min-heap whose top is
         # the score a match still to come must beat.
         best: list[float] = []
 
-        def admit(doc: int, tier: int, start: bool, exact_title: bool = False) -> None:
-            score = scorer.score(doc, start)
+        def admit(doc: int, tier: int, bonus: float, exact_title: bool = False) -> None:
+            score = scorer.score(doc, bonus)
             found[doc] = Candidate(0, tier, doc, score, exact_title)
             if need is not None and tier <= 1:
                 key = math.inf if exact_title else score
@@ -420,38 +420,33 @@ class TitleIndex:
         closed = not words[-1].last
         for doc in self._exact_titles(whole):
             if doc not in skip and levels[doc] <= max_level:
-                admit(doc, 0, True, exact_title=True)
+                admit(doc, 0, _START, exact_title=True)
         for doc in scorer.title_docs:
             if doc not in found and doc not in skip and levels[doc] <= max_level:
                 match = self._taste_match(doc, words, whole, closed)
                 if match is not None:
                     admit(doc, *match)
-        # Two streams, each most popular first: titles starting with the query (start
-        # bonus) and every title holding all the words. Take from whichever could still
-        # score higher; stop when neither can beat the ``need``-th best. A title that
-        # starts with the query is always reached through the first stream before the
-        # second gets to it (its bound there is higher), so the second skips it as found.
-        starts = self._closed_starts(whole) if closed else self._title_starts(whole)
-        words_stream = self._exact_matches(words)
-        start_doc = next(starts, None)
-        word_doc = next(words_stream, None)
-        while start_doc is not None or word_doc is not None:
-            start_bound = -math.inf if start_doc is None else scorer.bound(start_doc, True)
-            word_bound = -math.inf if word_doc is None else scorer.bound(word_doc[0], False)
-            if need is not None and len(best) >= need and max(start_bound, word_bound) < best[0]:
+        # Streams of matches, each most popular first and each with one bonus. Take from
+        # whichever could still score highest; stop when none can beat the ``need``-th
+        # best. A match in several streams is reached first through the one with the
+        # bigger bonus (its bound there is higher), so the others skip it as found.
+        streams = self._streams(words, whole, closed)
+        heads = [(next(it, None), bonus, it) for bonus, it in streams]
+        while True:
+            pick, top = -1, -math.inf
+            for k, (head, bonus, _) in enumerate(heads):
+                if head is not None:
+                    bound = scorer.bound(head[0], bonus)
+                    if bound > top:
+                        pick, top = k, bound
+            if pick < 0 or (need is not None and len(best) >= need and top < best[0]):
                 break
-            if start_bound >= word_bound:
-                assert start_doc is not None
-                doc = start_doc
-                start_doc = next(starts, None)
-                if doc not in found and doc not in skip and levels[doc] <= max_level:
-                    admit(doc, 0, True)
-            else:
-                assert word_doc is not None
-                doc, cast = word_doc
-                word_doc = next(words_stream, None)
-                if doc not in found and doc not in skip and levels[doc] <= max_level:
-                    admit(doc, 1 + cast, False)
+            head, bonus, it = heads[pick]
+            assert head is not None
+            heads[pick] = (next(it, None), bonus, it)
+            doc, tier = head
+            if doc not in found and doc not in skip and levels[doc] <= max_level:
+                admit(doc, tier, bonus)
         if need is None or len(found) < need:
             # Drive by the rarest word (a misspelled one matches nothing exactly); the
             # others are checked on each candidate's own terms, so only one typo set is built.
@@ -469,10 +464,30 @@ class TitleIndex:
         hi = bisect_right(starts, whole, lo)
         return sorted(set(self._start_docs[lo:hi]))
 
+    def _streams(
+        self, words: list[_Word], whole: str, closed: bool
+    ) -> list[tuple[float, Iterator[tuple[int, int]]]]:
+        """Return (bonus, matches most popular first as (doc, tier)) for each kind of match."""
+        starts = self._closed_starts(whole) if closed else self._title_starts(whole)
+        streams: list[tuple[float, Iterator[tuple[int, int]]]] = [
+            (_START, ((d, 0) for d in starts)),
+            (0.0, ((d, 1 + cast) for d, cast in self._exact_matches(words))),
+        ]
+        last = words[-1]
+        if last.last and last.lo < last.hi and self.terms[last.lo] == last.text:
+            # The last word typed is also a word of its own: titles holding it whole
+            # ("list" in "Schindler's List") beat those it only begins ("Listen").
+            whole_word = [*words[:-1], self._word(last.text, False)]
+            streams.append((_START + _WHOLE_WORD, ((d, 0) for d in self._closed_starts(whole))))
+            streams.append(
+                (_WHOLE_WORD, ((d, 1 + cast) for d, cast in self._exact_matches(whole_word)))
+            )
+        return streams
+
     def _taste_match(
         self, doc: int, words: list[_Word], whole: str, closed: bool
-    ) -> tuple[int, bool] | None:
-        """Return (tier, starts) if ``doc`` matches every word without typos, else None."""
+    ) -> tuple[int, float] | None:
+        """Return (tier, bonus) if ``doc`` matches every word without typos, else None."""
         cast = 0
         for word in words:
             via = self._match(doc, word)
@@ -480,12 +495,16 @@ class TitleIndex:
                 return None
             cast |= via
         if cast:
-            return 2, False
+            return 2, 0.0
+        last = words[-1]
+        whole_word = last.last and self._match(doc, self._word(last.text, False)) == 0
         for text in _title_texts(self.docs[doc]):
             folded = " ".join(fold_words(text))
-            if folded == whole or folded.startswith(whole + " " if closed else whole):
-                return 0, True
-        return 1, False
+            if folded == whole or folded.startswith(whole + " "):
+                return 0, _START + (_WHOLE_WORD if last.last else 0.0)
+            if not closed and folded.startswith(whole):
+                return 0, _START
+        return 1, _WHOLE_WORD if whole_word else 0.0
 
     def _match(self, doc: int, word: _Word) -> int:
         """Return 0 if ``doc`` has ``word`` (no typos) in a title, 1 only in its cast, -1 not."""
@@ -586,7 +605,7 @@ class TitleIndex:
                 else:
                     if not cast:
                         cast = max(self._lazy_typos(doc, w, {})[1] for w in (driver, *others))
-                    found[doc] = Candidate(total, 1 + cast, doc, scorer.score(doc, False))
+                    found[doc] = Candidate(total, 1 + cast, doc, scorer.score(doc, 0.0))
                     if total <= first and not cast:
                         good += 1
 
@@ -741,22 +760,9 @@ def _rank(c: Candidate) -> tuple[int, bool, bool, float, int]:
 class _Scorer:
     """The ranking score of one query's matches, and the most a match could still score."""
 
-    __slots__ = (
-        "_docs",
-        "_forward",
-        "_genres",
-        "_log_popularity",
-        "_max_genre",
-        "_offsets",
-        "_titles",
-        "_whole_code",
-    )
+    __slots__ = ("_docs", "_genres", "_log_popularity", "_max_genre", "_titles")
 
-    def __init__(self, index: TitleIndex, words: list[_Word], taste: Taste | None) -> None:
-        last = words[-1]
-        # The whole-word bonus only tells titles apart while the last word may be a prefix.
-        exact = last.last and last.lo < last.hi and index.terms[last.lo] == last.text
-        self._whole_code = last.lo * 2 if exact else -1
+    def __init__(self, index: TitleIndex, taste: Taste | None) -> None:
         self._log_popularity = index.log_popularity
         self._docs = index.docs
         self._genres: dict[str, float] = {}
@@ -770,40 +776,24 @@ class _Scorer:
                 if doc is not None and factor > 1.0:
                     self._titles[doc] = math.log(min(factor, MAX_TITLE_FACTOR))
         self._max_genre = max(self._genres.values(), default=0.0)
-        self._forward = index._forward
-        self._offsets = index._offsets
 
     @property
     def title_docs(self) -> list[int]:
         """Documents the taste names: checked one by one, as no stream bound covers them."""
         return sorted(self._titles)
 
-    def score(self, doc: int, start: bool) -> float:
-        """Return the score of ``doc``, a title start or not."""
-        score = self._log_popularity[doc]
-        if start:
-            score += _START
-        code = self._whole_code
-        if code >= 0:
-            forward = self._forward
-            end = self._offsets[doc + 1]
-            i = bisect_left(forward, code, self._offsets[doc], end)
-            if i < end and forward[i] == code:
-                score += _WHOLE_WORD
+    def score(self, doc: int, bonus: float) -> float:
+        """Return the score of ``doc`` found with ``bonus`` (start, whole word)."""
+        score = self._log_popularity[doc] + bonus
         if self._genres:
             score += max((self._genres.get(g, 0.0) for g in self._docs[doc].genres), default=0.0)
         if self._titles:
             score += self._titles.get(doc, 0.0)
         return score
 
-    def bound(self, doc: int, start: bool) -> float:
-        """Return the most ``doc`` (or any less popular one) could score, named titles aside."""
-        bound = self._log_popularity[doc] + self._max_genre
-        if start:
-            bound += _START
-        if self._whole_code >= 0:
-            bound += _WHOLE_WORD
-        return bound
+    def bound(self, doc: int, bonus: float) -> float:
+        """Return the most ``doc``, or any less popular one, could score with ``bonus``."""
+        return self._log_popularity[doc] + bonus + self._max_genre
 
 
 def _unique(ordered: Iterable[int]) -> Iterator[int]:
