@@ -9,7 +9,7 @@ import { api, query } from "./api.js";
 import { debounce, h, replace } from "./dom.js";
 import { highlighted } from "./highlight.js";
 import { go, location_ } from "./router.js";
-import { maturity } from "./state.js";
+import { currentProfile, maturity } from "./state.js";
 
 const DEBOUNCE_MS = 120;
 const LIMIT = 8;
@@ -78,7 +78,7 @@ export function mountSearch(container) {
     const controller = new AbortController();
     inflight = controller;
     try {
-      const answer = await api(`/api/search/suggest${query({ q: text, limit: LIMIT, max_maturity: maturity() })}`, { signal: controller.signal });
+      const answer = await api(`/api/search/suggest${query({ q: text, limit: LIMIT, profile: currentProfile()?.id, max_maturity: maturity() })}`, { signal: controller.signal });
       if (mine === seq && input.value.trim() === text) show(answer);
     } catch {
       // An aborted or failed suggestion is simply not shown: typing goes on.

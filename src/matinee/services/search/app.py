@@ -1,4 +1,9 @@
-"""Composition root of search: wiring only, plus the task that keeps the index current."""
+"""Composition root of search: wiring only, plus the tasks that keep the index and history.
+
+The viewing history (the personal hint) is not needed to answer: its database opens and
+playback is followed in the background, and it is not a readiness check. With the history
+down, suggest and search answer without a hint (see ``domain/hints.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,33 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
 from matinee.platform.discovery import Discovery, RegistryDiscovery
+from matinee.platform.events import DeferredBus, EventBus, Subscription
 from matinee.platform.service import ReadinessCheck, create_service_app
+from matinee.platform.storage import Database
 from matinee.services.search import SPEC
 from matinee.services.search.api import build_router
+from matinee.services.search.domain.hints import Hints
 from matinee.services.search.domain.index import TitleIndex
 from matinee.services.search.domain.live import IndexView, LiveIndex
 from matinee.services.search.domain.model import TitleDoc
-from matinee.services.search.domain.ports import TitleFeed
+from matinee.services.search.domain.ports import TitleFeed, WatchHistory
 from matinee.services.search.settings import SearchSettings
-from matinee.services.search.storage import JetStreamTitleFeed
+from matinee.services.search.storage import (
+    MIGRATIONS,
+    JetStreamTitleFeed,
+    SqlWatchHistory,
+    follow_viewing,
+)
+from matinee.services.search.storage.viewing import EVENT_ID_RETENTION_S
 
-__all__ = ["Indexer", "create_app"]
+__all__ = ["HistoryFollower", "Indexer", "create_app"]
 
 log = logging.getLogger("matinee.search")
 
@@ -84,14 +99,79 @@ class Indexer:
                 await self._compacting
 
 
+class HistoryFollower:
+    """Opens the history's database, then follows playback into it; never on a request."""
+
+    def __init__(
+        self,
+        history: WatchHistory,
+        *,
+        database: Database | None,
+        events: EventBus | None,
+        deferred: DeferredBus | None,
+        retry_delay: float = 5.0,
+        prune_every: float = 3600.0,
+    ) -> None:
+        self.history = history
+        self.database = database
+        self.events = events
+        self.deferred = deferred
+        self.retry_delay = retry_delay
+        self.prune_every = prune_every
+        self.subscription: Subscription | None = None
+
+    async def run(self) -> None:
+        """Start the database (retrying), subscribe (retrying), then prune old event ids."""
+        if self.database is not None:
+            await self.database.start(MIGRATIONS)  # logs one line if it cannot
+            while not self.database.ready:
+                await asyncio.sleep(self.retry_delay)
+                with contextlib.suppress(Exception):
+                    await self.database.check()  # retries the start
+        if self.events is None:
+            return
+        connected = self.deferred is None
+        while self.subscription is None:
+            try:
+                if not connected:
+                    assert self.deferred is not None
+                    await self.deferred.start()
+                    connected = True
+                self.subscription = await follow_viewing(self.events, self.history)
+            except Exception as exc:  # NATS away: keep answering, follow once it is back
+                log.warning("cannot follow playback events yet: %s; retrying", exc)
+                await asyncio.sleep(self.retry_delay)
+        if not isinstance(self.history, SqlWatchHistory):
+            return
+        while True:
+            await asyncio.sleep(self.prune_every)
+            try:
+                await self.history.forget_events(before=time.time() - EVENT_ID_RETENTION_S)
+            except Exception as exc:
+                log.warning("pruning applied event ids failed: %s", exc)
+
+    async def stop(self) -> None:
+        """Stop the subscription (its position stays on the server) and disconnect."""
+        if self.subscription is not None:
+            with contextlib.suppress(Exception):
+                await self.subscription.stop()
+            self.subscription = None
+        if self.deferred is not None:
+            await self.deferred.close()
+        if self.database is not None:
+            await self.database.close()
+
+
 def create_app(
     settings: SearchSettings | None = None,
     *,
     feed: TitleFeed | None = None,
     live: LiveIndex | None = None,
     discovery: Discovery | None = None,
+    history: WatchHistory | None = None,
+    events: EventBus | None = None,
 ) -> Starlette:
-    """Build search; tests pass a ``MemoryTitleFeed`` instead of the JetStream one."""
+    """Build search; tests pass a ``MemoryTitleFeed``, an ``InMemoryBus``, a fake history."""
     settings = settings or SearchSettings()
     live = live or LiveIndex(compact_at=settings.search_compact_at)
     if feed is None and settings.nats_url:
@@ -99,6 +179,22 @@ def create_app(
     if discovery is None and settings.port:
         discovery = RegistryDiscovery.from_settings(settings)
     indexer = Indexer(live, publish_interval=settings.search_publish_interval)
+    database: Database | None = None
+    if history is None:
+        database = Database.for_service(
+            SPEC.name, database_url=settings.database_url, data_dir=settings.data_dir
+        )
+        history = SqlWatchHistory(database)
+    deferred: DeferredBus | None = None
+    if events is None and settings.nats_url:
+        events = deferred = DeferredBus(settings.nats_url, service=SPEC.name)
+    follower = HistoryFollower(history, database=database, events=events, deferred=deferred)
+    hints = Hints(
+        history,
+        indexer.view,
+        ttl=settings.search_taste_ttl,
+        wait=settings.search_taste_wait,
+    )
     if feed is None:
         indexer.caught_up.set()  # nothing to replay: the given index is all there is
     readiness: dict[str, ReadinessCheck] = {"index": indexer.check}
@@ -107,7 +203,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(indexer.publish_forever(), name="search-publish")]
+        tasks = [
+            asyncio.create_task(indexer.publish_forever(), name="search-publish"),
+            asyncio.create_task(follower.run(), name="search-history"),
+        ]
         if feed is not None:
             tasks.append(
                 asyncio.create_task(feed.run(live.position, indexer.apply), name="search-feed")
@@ -121,6 +220,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await indexer.stop()
+            await hints.close()
+            await follower.stop()
             close = getattr(feed, "close", None)
             if close is not None:
                 await close()
@@ -128,10 +229,13 @@ def create_app(
     app = create_service_app(
         SPEC,
         settings,
-        routers=[build_router(indexer.view)],
+        routers=[build_router(indexer.view, hints)],
         lifespan=lifespan,
         readiness=readiness,
         discovery=discovery,
     )
     app.state.indexer = indexer
+    app.state.hints = hints
+    app.state.history = history
+    app.state.follower = follower
     return app

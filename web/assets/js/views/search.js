@@ -5,7 +5,7 @@ import { h, replace } from "../dom.js";
 import { highlighted } from "../highlight.js";
 import { generatedPoster } from "../poster.js";
 import { go } from "../router.js";
-import { maturity } from "../state.js";
+import { currentProfile, maturity } from "../state.js";
 
 const PAGE_SIZE = 24;
 
@@ -36,7 +36,7 @@ export async function searchView({ main, query: params, signal }) {
   replace(main, h("p", { class: "loading" }, "Searching…"));
   let found;
   try {
-    found = await api(`/api/search${query({ q, genre, decade, page, page_size: PAGE_SIZE, max_maturity: maturity() })}`, { signal });
+    found = await api(`/api/search${query({ q, genre, decade, page, page_size: PAGE_SIZE, profile: currentProfile()?.id, max_maturity: maturity() })}`, { signal });
   } catch (err) {
     if (!signal.aborted) replace(main, h("section", {}, h("h1", {}, `Results for “${q}”`), h("p", { class: "form-error", role: "alert" }, describe(err))));
     return;

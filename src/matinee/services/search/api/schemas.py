@@ -21,7 +21,7 @@ class SuggestQuery(BaseModel):
 
     q: str = Field(default="", max_length=MAX_QUERY)
     limit: int = Field(default=10, ge=1, le=50)
-    # Accepted so the edge can pass who is typing; see docs/search.md for what it changes.
+    # Who is typing, among the caller's profiles: their viewing lifts titles (a hint).
     profile: str | None = Field(default=None, max_length=100)
     max_maturity: Maturity | None = None
 

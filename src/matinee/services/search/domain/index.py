@@ -448,12 +448,7 @@ class TitleIndex:
             if doc not in found and doc not in skip and levels[doc] <= max_level:
                 admit(doc, tier, bonus)
         if need is None or len(found) < need:
-            # Drive by the rarest word (a misspelled one matches nothing exactly); the
-            # others are checked on each candidate's own terms, so only one typo set is built.
-            driver = self._typo_driver(words)
-            if driver.typo or len(words) > 1:
-                others = [w for w in words if w is not driver]
-                self._with_typos(driver, others, found, need, max_level, skip, scorer)
+            self._with_typos(words, found, need, max_level, skip, scorer)
         ranked = sorted(found.values(), key=_rank)
         return folded, ranked if need is None else ranked[: max(need, 0)]
 
@@ -562,26 +557,43 @@ class TitleIndex:
 
     def _with_typos(
         self,
-        driver: _Word,
-        others: list[_Word],
+        words: list[_Word],
         found: dict[int, Candidate],
         need: int | None,
         max_level: int,
         skip: frozenset[int],
         scorer: _Scorer,
     ) -> None:
+        """Add the matches that need typos: every word within its budget, fewest typos first.
+
+        Driven by the word matching fewest documents with its typos (a misspelled word
+        matches nothing exactly). Other words with known, small typo sets answer from a
+        document map and cut the candidates by set intersection in C; the rest are
+        checked on each remaining candidate's own terms.
+        """
+        if not any(typo_budget(w.text) for w in words):
+            return  # no word may carry a typo: every match was exact, and is found
+        driver = self._typo_driver(words)
         if driver.estimate_all > _TYPO_SCAN_MAX:
             return
-        levels = self.levels
-        caches: list[dict[int, int]] = [{} for _ in others]
-        # Words whose typo sets are known and small answer from a map, without a scan.
+        others = [w for w in words if w is not driver]
+        # A map costs a pass over a word's postings: worth it only for words not much
+        # commoner than the driver, whose documents are all that will be checked.
+        cheap = min(_MAP_MAX, 20 * max(driver.estimate_all, 1))
         maps = [
-            self._typo_map(w) if w.typo is not None and w.estimate_all <= _MAP_MAX else None
+            self._typo_map(w) if w.typo is not None and w.estimate_all <= cheap else None
             for w in others
         ]
+        allowed: set[int] | None = None
+        for typo_map in maps:
+            if typo_map is not None:
+                allowed = set(typo_map) if allowed is None else allowed.intersection(typo_map)
         by_level: list[list[int]] = [[], [], []]
         for doc, first in self._typo_map(driver).items():
-            by_level[first].append(doc)
+            if allowed is None or doc in allowed:
+                by_level[first].append(doc)
+        levels = self.levels
+        caches: list[dict[int, int]] = [{} for _ in others]
         # Driver docs a level at a time, most popular first: once ``need`` matches have at
         # most that many typos, nothing later can rank above them.
         good = sum(1 for c in found.values() if c.tier <= 1)
@@ -592,19 +604,19 @@ class TitleIndex:
                     return
                 if doc in found or doc in skip or levels[doc] > max_level:
                     continue
-                total, cast = first, 0
+                total = first
                 for word, cache, typo_map in zip(others, caches, maps, strict=True):
                     if typo_map is not None:
-                        typos, via_cast = typo_map.get(doc, -1), 0
+                        typos = typo_map[doc]
+                    elif not typo_budget(word.text):
+                        typos = 0 if self._match(doc, word) >= 0 else -1
                     else:
-                        typos, via_cast = self._lazy_typos(doc, word, cache)
+                        typos = self._lazy_typos(doc, word, cache)[0]
                     if typos < 0:
                         break
                     total += typos
-                    cast |= via_cast
                 else:
-                    if not cast:
-                        cast = max(self._lazy_typos(doc, w, {})[1] for w in (driver, *others))
+                    cast = max(self._lazy_typos(doc, w, {})[1] for w in words)
                     found[doc] = Candidate(total, 1 + cast, doc, scorer.score(doc, 0.0))
                     if total <= first and not cast:
                         good += 1
