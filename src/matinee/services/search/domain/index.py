@@ -75,6 +75,8 @@ _TOP = 64
 _SET_MAX = 4096
 # Phase B (typos) gives up on a driver word matching more postings than this.
 _TYPO_SCAN_MAX = 200_000
+# A typo phase driven by more postings than this finds the other words' typo terms first.
+_LAZY_MAX = 256
 # A word matching at most this many postings (typos included) is checked through a map.
 _MAP_MAX = 20_000
 # Two words each matching at most this many postings are intersected as sets.
@@ -108,10 +110,8 @@ class _Word:
     def zero_docs(self, index: TitleIndex) -> set[int]:
         """Return (and remember) every document matching this word without typos."""
         if self._zero is None:
-            found: set[int] = set()
-            for tid in range(self.lo, self.hi):
-                found.update(index._postings[tid])
-            self._zero = found
+            # A term range's postings lie side by side in the flat array: one C call.
+            self._zero = set(index._flat[index._cum[self.lo] : index._cum[self.hi]])
         return self._zero
 
 
@@ -163,6 +163,11 @@ class TitleIndex:
             total += len(plist)
             cum.append(total)
         self._cum = cum
+        # Every posting list end to end, in vocabulary order: a prefix's postings in one slice.
+        flat = array("i")
+        for plist in self._postings:
+            flat.extend(plist)
+        self._flat = flat
         forward = array("i")
         offsets = array("i", [0])
         for fields in per_doc:
@@ -431,22 +436,20 @@ class TitleIndex:
         # best. A match in several streams is reached first through the one with the
         # bigger bonus (its bound there is higher), so the others skip it as found.
         streams = self._streams(words, whole, closed)
-        heads = [(next(it, None), bonus, it) for bonus, it in streams]
         while True:
-            pick, top = -1, -math.inf
-            for k, (head, bonus, _) in enumerate(heads):
-                if head is not None:
-                    bound = scorer.bound(head[0], bonus)
+            pick, top = None, -math.inf
+            for stream in streams:
+                if stream.next_doc is not None:
+                    bound = scorer.bound(stream.next_doc, stream.bonus)
                     if bound > top:
-                        pick, top = k, bound
-            if pick < 0 or (need is not None and len(best) >= need and top < best[0]):
+                        pick, top = stream, bound
+            if pick is None or (need is not None and len(best) >= need and top < best[0]):
                 break
-            head, bonus, it = heads[pick]
-            assert head is not None
-            heads[pick] = (next(it, None), bonus, it)
-            doc, tier = head
-            if doc not in found and doc not in skip and levels[doc] <= max_level:
-                admit(doc, tier, bonus)
+            taken = pick.take()
+            if taken is not None:
+                doc, tier = taken
+                if doc not in found and doc not in skip and levels[doc] <= max_level:
+                    admit(doc, tier, pick.bonus)
         if need is None or len(found) < need:
             self._with_typos(words, found, need, max_level, skip, scorer)
         ranked = sorted(found.values(), key=_rank)
@@ -459,25 +462,50 @@ class TitleIndex:
         hi = bisect_right(starts, whole, lo)
         return sorted(set(self._start_docs[lo:hi]))
 
-    def _streams(
-        self, words: list[_Word], whole: str, closed: bool
-    ) -> list[tuple[float, Iterator[tuple[int, int]]]]:
-        """Return (bonus, matches most popular first as (doc, tier)) for each kind of match."""
-        starts = self._closed_starts(whole) if closed else self._title_starts(whole)
-        streams: list[tuple[float, Iterator[tuple[int, int]]]] = [
-            (_START, ((d, 0) for d in starts)),
-            (0.0, ((d, 1 + cast) for d, cast in self._exact_matches(words))),
+    def _streams(self, words: list[_Word], whole: str, closed: bool) -> list[_Stream]:
+        """Return one stream per kind of match, each with its bonus (see ``_Stream``)."""
+        starts = self._closed_starts if closed else self._title_starts
+        streams = [
+            _Stream(_START, 0, lambda: ((d, 0) for d in starts(whole))),
+            _Stream(
+                0.0,
+                self._first_doc(words),
+                lambda: ((d, 1 + cast) for d, cast in self._exact_matches(words)),
+            ),
         ]
         last = words[-1]
         if last.last and last.lo < last.hi and self.terms[last.lo] == last.text:
             # The last word typed is also a word of its own: titles holding it whole
             # ("list" in "Schindler's List") beat those it only begins ("Listen").
             whole_word = [*words[:-1], self._word(last.text, False)]
-            streams.append((_START + _WHOLE_WORD, ((d, 0) for d in self._closed_starts(whole))))
             streams.append(
-                (_WHOLE_WORD, ((d, 1 + cast) for d, cast in self._exact_matches(whole_word)))
+                _Stream(
+                    _START + _WHOLE_WORD, 0, lambda: ((d, 0) for d in self._closed_starts(whole))
+                )
+            )
+            streams.append(
+                _Stream(
+                    _WHOLE_WORD,
+                    self._first_doc(whole_word),
+                    lambda: ((d, 1 + cast) for d, cast in self._exact_matches(whole_word)),
+                )
             )
         return streams
+
+    def _first_doc(self, words: list[_Word]) -> int | None:
+        """Return the most popular document that could match every word, None if none can."""
+        first = 0
+        for word in words:
+            if word.lo >= word.hi:
+                return None
+            if word.hi - word.lo == 1:
+                head = self._postings[word.lo][0]
+            else:
+                top = self._wide_terms.get(word.text)
+                # A range without a precomputed top list holds at most _WIDE_TERMS postings.
+                head = top[0] if top else min(self._postings[t][0] for t in range(word.lo, word.hi))
+            first = max(first, head)
+        return first
 
     def _taste_match(
         self, doc: int, words: list[_Word], whole: str, closed: bool
@@ -576,7 +604,13 @@ class TitleIndex:
         driver = self._typo_driver(words)
         if driver.estimate_all > _TYPO_SCAN_MAX:
             return
-        others = [w for w in words if w is not driver]
+        # Rarest first, so a candidate that fails fails on its first check.
+        others = sorted((w for w in words if w is not driver), key=lambda w: w.estimate)
+        if driver.estimate_all > _LAZY_MAX:
+            # Many candidates: a word's typo terms from the deletion index cost less than
+            # an edit distance against every distinct term the candidates hold.
+            for word in others:
+                self._add_typos(word)
         # A map costs a pass over a word's postings: worth it only for words not much
         # commoner than the driver, whose documents are all that will be checked.
         cheap = min(_MAP_MAX, 20 * max(driver.estimate_all, 1))
@@ -597,6 +631,9 @@ class TitleIndex:
         # Driver docs a level at a time, most popular first: once ``need`` matches have at
         # most that many typos, nothing later can rank above them.
         good = sum(1 for c in found.values() if c.tier <= 1)
+        exact_only = [not typo_budget(w.text) for w in others]
+        if all(exact_only):
+            by_level[0] = []  # with no typo anywhere these matched exactly: all found
         for first, docs in enumerate(by_level):
             docs.sort()
             for doc in docs:
@@ -605,11 +642,15 @@ class TitleIndex:
                 if doc in found or doc in skip or levels[doc] > max_level:
                     continue
                 total = first
-                for word, cache, typo_map in zip(others, caches, maps, strict=True):
+                for word, cache, typo_map, exact in zip(
+                    others, caches, maps, exact_only, strict=True
+                ):
                     if typo_map is not None:
                         typos = typo_map[doc]
-                    elif not typo_budget(word.text):
+                    elif exact:
                         typos = 0 if self._match(doc, word) >= 0 else -1
+                    elif word.typo is not None:
+                        typos = self._doc_typos(doc, word)[0]
                     else:
                         typos = self._lazy_typos(doc, word, cache)[0]
                     if typos < 0:
@@ -767,6 +808,38 @@ def page_of(
 def _rank(c: Candidate) -> tuple[int, bool, bool, float, int]:
     # Fewer typos; the exact title; title before cast; score; then the more popular.
     return (c.typos, not c.exact_title, c.tier == 2, -c.score, c.doc)
+
+
+class _Stream:
+    """Matches of one kind, most popular first, started only when it could matter.
+
+    Until started, ``next_doc`` is the most popular document it could yield (a bound, so
+    a stream no later match can come from never does its set-up work); once started, it
+    is the real next document.
+    """
+
+    __slots__ = ("_head", "_iterator", "_make", "bonus", "next_doc")
+
+    def __init__(
+        self, bonus: float, first: int | None, make: Callable[[], Iterator[tuple[int, int]]]
+    ) -> None:
+        self.bonus = bonus
+        self.next_doc = first
+        self._make = make
+        self._iterator: Iterator[tuple[int, int]] | None = None
+        self._head: tuple[int, int] | None = None
+
+    def take(self) -> tuple[int, int] | None:
+        """Return the next (doc, tier), or None when this call only started the stream."""
+        if self._iterator is None:
+            self._iterator = self._make()
+            self._head = next(self._iterator, None)
+            self.next_doc = None if self._head is None else self._head[0]
+            return None
+        taken = self._head
+        self._head = next(self._iterator, None)
+        self.next_doc = None if self._head is None else self._head[0]
+        return taken
 
 
 class _Scorer:
