@@ -25,29 +25,43 @@ def typo_budget(word: str) -> int:
 
 
 def distance(a: str, b: str, bound: int) -> int:
-    """Return the edit distance with adjacent swaps (OSA), or ``bound + 1`` when above it."""
+    """Return the edit distance with adjacent swaps (OSA), or ``bound + 1`` when above it.
+
+    Only the band of cells within ``bound`` of the diagonal is computed: a cell outside it
+    is already more than ``bound`` edits away.
+    """
     if a == b:
         return 0
     la, lb = len(a), len(b)
+    over = bound + 1
     if abs(la - lb) > bound:
-        return bound + 1
+        return over
     previous2: list[int] = []
-    previous = list(range(lb + 1))
+    previous = [j if j <= bound else over for j in range(lb + 1)]
     for i in range(1, la + 1):
-        current = [i] + [0] * lb
+        current = [over] * (lb + 1)
+        if i <= bound:
+            current[0] = i
         best = current[0]
         ca = a[i - 1]
-        for j in range(1, lb + 1):
-            cost = 0 if ca == b[j - 1] else 1
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+        for j in range(max(1, i - bound), min(lb, i + bound) + 1):
+            value = previous[j - 1] if ca == b[j - 1] else previous[j - 1] + 1
+            if previous[j] + 1 < value:
+                value = previous[j] + 1
+            if current[j - 1] + 1 < value:
+                value = current[j - 1] + 1
             if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == b[j - 1]:
-                value = min(value, previous2[j - 2] + 1)
+                if previous2[j - 2] + 1 < value:
+                    value = previous2[j - 2] + 1
+            if value > over:
+                value = over
             current[j] = value
-            best = min(best, value)
+            if value < best:
+                best = value
         if best > bound:
-            return bound + 1
+            return over
         previous2, previous = previous, current
-    return min(previous[lb], bound + 1)
+    return previous[lb] if previous[lb] < over else over
 
 
 def deletions(word: str, depth: int) -> set[str]:
