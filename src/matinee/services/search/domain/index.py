@@ -31,6 +31,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
+import numpy as np
+import numpy.typing as npt
+
 from matinee.services.search.domain.model import (
     MAX_GENRE_FACTOR,
     MAX_TITLE_FACTOR,
@@ -79,8 +82,8 @@ _TYPO_SCAN_MAX = 200_000
 _LAZY_MAX = 256
 # A word matching at most this many postings (typos included) is checked through a map.
 _MAP_MAX = 20_000
-# Two words each matching at most this many postings are intersected as sets.
-_INTERSECT_MAX = 100_000
+# Several words whose rarest matches more postings than this are intersected vectorised.
+_VECTOR_MIN = 256
 # At most this many terms per one-typo prefix variant (a variant is a prefix of its range).
 _PREFIX_TYPO_TERMS = 200
 
@@ -168,6 +171,7 @@ class TitleIndex:
         for plist in self._postings:
             flat.extend(plist)
         self._flat = flat
+        self._flat_np = np.frombuffer(flat, dtype=np.int32) if flat else np.zeros(0, np.int32)
         forward = array("i")
         offsets = array("i", [0])
         for fields in per_doc:
@@ -371,6 +375,30 @@ class TitleIndex:
         exact = list(self._start_docs[lo:hi])
         return _unique(heapq.merge(sorted(exact), self._title_starts(whole + " ")))
 
+    def _all_words(self, order: list[_Word]) -> npt.NDArray[np.int32]:
+        """Return the documents holding every word (no typos), ascending; rarest word first.
+
+        Vectorised: the rarest word's documents are filtered by each other word in turn,
+        through a binary search of a single term's postings or a bitmap of a term range.
+        """
+        flat, cum = self._flat_np, self._cum
+        driver = order[0]
+        part = flat[cum[driver.lo] : cum[driver.hi]]
+        docs = part if driver.hi - driver.lo == 1 else np.unique(part)
+        for word in order[1:]:
+            if not len(docs):
+                break
+            part = flat[cum[word.lo] : cum[word.hi]]
+            if word.hi - word.lo == 1:
+                at = np.searchsorted(part, docs)
+                at[at == len(part)] = 0
+                docs = docs[part[at] == docs]
+            else:
+                bitmap = np.zeros(len(self.docs), dtype=np.bool_)
+                bitmap[part] = True
+                docs = docs[bitmap[docs]]
+        return docs
+
     def _driver_docs(self, word: _Word) -> Iterator[int]:
         """Yield every document matching ``word`` without typos, in ascending order."""
         if word.hi - word.lo == 1:
@@ -552,13 +580,13 @@ class TitleIndex:
             return
         order = sorted(words, key=lambda w: w.estimate)
         driver, others = order[0], order[1:]
+        match = self._match
+        if others and driver.estimate > _VECTOR_MIN:
+            for doc in self._all_words(order).tolist():
+                yield doc, max(match(doc, w) for w in words)
+            return
         sets = [w.zero_docs(self) if w.estimate <= _SET_MAX else None for w in others]
         docs: Iterable[int] = self._driver_docs(driver)
-        if len(order) > 1 and driver.estimate > _SET_MAX and order[1].estimate <= _INTERSECT_MAX:
-            # Two common words: intersect in C rather than check thousands of docs one by one.
-            docs = sorted(driver.zero_docs(self) & order[1].zero_docs(self))
-            others, sets = others[1:], sets[1:]
-        match = self._match
         for doc in docs:
             for word, word_docs in zip(others, sets, strict=True):
                 if word_docs is not None:
