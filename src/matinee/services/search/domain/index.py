@@ -78,8 +78,8 @@ _TOP = 64
 _SET_MAX = 4096
 # Phase B (typos) gives up on a driver word matching more postings than this.
 _TYPO_SCAN_MAX = 200_000
-# A typo phase driven by more postings than this finds the other words' typo terms first.
-_LAZY_MAX = 256
+# "No match" in a vector of typo counts (any real count is at most 2 per word).
+_NO_MATCH = 99
 # A word matching at most this many postings (typos included) is checked through a map.
 _MAP_MAX = 20_000
 # Several words whose rarest matches more postings than this are intersected vectorised.
@@ -172,6 +172,7 @@ class TitleIndex:
             flat.extend(plist)
         self._flat = flat
         self._flat_np = np.frombuffer(flat, dtype=np.int32) if flat else np.zeros(0, np.int32)
+        self._levels_np = np.frombuffer(self.levels, dtype=np.uint8)
         forward = array("i")
         offsets = array("i", [0])
         for fields in per_doc:
@@ -598,19 +599,6 @@ class TitleIndex:
                 # Set membership says nothing of fields: ask the doc's own terms.
                 yield doc, max(match(doc, w) for w in words)
 
-    def _typo_driver(self, words: list[_Word]) -> _Word:
-        """Return the word matching fewest documents with typos, expanding as few as possible."""
-        order = sorted(words, key=lambda w: w.estimate)
-        best = order[0]
-        self._add_typos(best)
-        for word in order[1:]:
-            if word.estimate >= best.estimate_all:
-                break  # its typo set can only add to what it already matches
-            self._add_typos(word)
-            if word.estimate_all < best.estimate_all:
-                best = word
-        return best
-
     def _with_typos(
         self,
         words: list[_Word],
@@ -622,122 +610,61 @@ class TitleIndex:
     ) -> None:
         """Add the matches that need typos: every word within its budget, fewest typos first.
 
-        Driven by the word matching fewest documents with its typos (a misspelled word
-        matches nothing exactly). Other words with known, small typo sets answer from a
-        document map and cut the candidates by set intersection in C; the rest are
-        checked on each remaining candidate's own terms.
+        Each word's typo terms come from the deletion index. The word matching fewest
+        documents (typos included) gives the candidates; every other word's typo count on
+        them is read off bitmaps of its term postings, vectorised; only the candidates
+        that make the page are then looked at one by one.
         """
         if not any(typo_budget(w.text) for w in words):
             return  # no word may carry a typo: every match was exact, and is found
-        driver = self._typo_driver(words)
-        if driver.estimate_all > _TYPO_SCAN_MAX:
+        for word in words:
+            self._add_typos(word)
+        order = sorted(words, key=lambda w: w.estimate_all)
+        driver = order[0]
+        if driver.estimate_all == 0 or driver.estimate_all > _TYPO_SCAN_MAX:
             return
-        # Rarest first, so a candidate that fails fails on its first check.
-        others = sorted((w for w in words if w is not driver), key=lambda w: w.estimate)
-        if driver.estimate_all > _LAZY_MAX:
-            # Many candidates: a word's typo terms from the deletion index cost less than
-            # an edit distance against every distinct term the candidates hold.
-            for word in others:
-                self._add_typos(word)
-        # A map costs a pass over a word's postings: worth it only for words not much
-        # commoner than the driver, whose documents are all that will be checked.
-        cheap = min(_MAP_MAX, 20 * max(driver.estimate_all, 1))
-        maps = [
-            self._typo_map(w) if w.typo is not None and w.estimate_all <= cheap else None
-            for w in others
-        ]
-        allowed: set[int] | None = None
-        for typo_map in maps:
-            if typo_map is not None:
-                allowed = set(typo_map) if allowed is None else allowed.intersection(typo_map)
-        by_level: list[list[int]] = [[], [], []]
-        for doc, first in self._typo_map(driver).items():
-            if allowed is None or doc in allowed:
-                by_level[first].append(doc)
-        levels = self.levels
-        caches: list[dict[int, int]] = [{} for _ in others]
-        # Driver docs a level at a time, most popular first: once ``need`` matches have at
-        # most that many typos, nothing later can rank above them.
+        docs = np.unique(np.concatenate(self._typo_parts(driver)[1]))
+        total = self._typo_counts(driver, docs).astype(np.int16)
+        for word in order[1:]:
+            counts = self._typo_counts(word, docs)
+            keep = counts < _NO_MATCH
+            docs, total = docs[keep], total[keep] + counts[keep]
+            if not len(docs):
+                return
+        allowed = self._levels_np[docs] <= max_level
+        docs, total = docs[allowed], total[allowed]
+        ranked = np.lexsort((docs, total))  # fewest typos, then most popular
         good = sum(1 for c in found.values() if c.tier <= 1)
-        exact_only = [not typo_budget(w.text) for w in others]
-        if all(exact_only):
-            by_level[0] = []  # with no typo anywhere these matched exactly: all found
-        for first, docs in enumerate(by_level):
-            docs.sort()
-            for doc in docs:
-                if need is not None and good >= need:
-                    return
-                if doc in found or doc in skip or levels[doc] > max_level:
-                    continue
-                total = first
-                for word, cache, typo_map, exact in zip(
-                    others, caches, maps, exact_only, strict=True
-                ):
-                    if typo_map is not None:
-                        typos = typo_map[doc]
-                    elif exact:
-                        typos = 0 if self._match(doc, word) >= 0 else -1
-                    elif word.typo is not None:
-                        typos = self._doc_typos(doc, word)[0]
-                    else:
-                        typos = self._lazy_typos(doc, word, cache)[0]
-                    if typos < 0:
-                        break
-                    total += typos
-                else:
-                    cast = max(self._lazy_typos(doc, w, {})[1] for w in words)
-                    found[doc] = Candidate(total, 1 + cast, doc, scorer.score(doc, 0.0))
-                    if total <= first and not cast:
-                        good += 1
+        for doc, typos in zip(docs[ranked].tolist(), total[ranked].tolist(), strict=True):
+            if need is not None and good >= need:
+                return
+            if typos == 0 or doc in found or doc in skip:
+                continue  # matches without a typo were all found by the exact phase
+            cast = max(self._doc_typos(doc, w)[1] for w in words)
+            found[doc] = Candidate(typos, 1 + cast, doc, scorer.score(doc, 0.0))
+            if not cast:
+                good += 1
 
-    def _lazy_typos(self, doc: int, word: _Word, cache: dict[int, int]) -> tuple[int, int]:
-        """Return (typos, cast) of ``word`` against ``doc``'s own terms, typos -1 if none."""
-        best, cast = -1, 1
-        lo, hi = word.lo, word.hi
-        forward = self._forward
-        for k in range(self._offsets[doc], self._offsets[doc + 1]):
-            code = forward[k]
-            tid = code >> 1
-            if lo <= tid < hi:
-                d = 0
-            else:
-                d = cache.get(tid, -2)
-                if d == -2:
-                    d = cache[tid] = self._term_typos(word, self.terms[tid])
-                if d < 0:
-                    continue
-            if best < 0 or d < best or (d == best and (code & 1) < cast):
-                best, cast = d, code & 1
-        return best, cast
+    def _typo_parts(self, word: _Word) -> tuple[list[int], list[npt.NDArray[np.int32]]]:
+        """Return the word's typo counts and, for each, the postings of its terms."""
+        flat, cum = self._flat_np, self._cum
+        by_typos: dict[int, list[npt.NDArray[np.int32]]] = {0: [flat[cum[word.lo] : cum[word.hi]]]}
+        for tid, typos in (word.typo or {}).items():
+            by_typos.setdefault(typos, []).append(flat[cum[tid] : cum[tid + 1]])
+        counts = sorted(by_typos, reverse=True)
+        return counts, [np.concatenate(by_typos[t]) for t in counts]
 
-    @staticmethod
-    def _term_typos(word: _Word, term: str) -> int:
-        """Return the typos between a query word and a term within the rule, else -1."""
-        text = word.text
-        budget = typo_budget(text)
-        if not budget:
-            return -1
-        d = distance(text, term, budget)
-        if d <= budget:
-            return d
-        if word.last and term[:1] == text[:1]:
-            n = len(text)
-            for m in (n - 1, n, n + 1):
-                if m < len(term) and distance(text, term[:m], 1) <= 1:
-                    return 1
-        return -1
-
-    def _typo_map(self, word: _Word) -> dict[int, int]:
-        """Return document -> fewest typos with which ``word`` matches it."""
-        out: dict[int, int] = {}
-        postings = self._postings
-        for tid, typos in sorted((word.typo or {}).items(), key=lambda kv: -kv[1]):
-            out.update(dict.fromkeys(postings[tid], typos))
-        for tid in range(word.lo, word.hi):
-            out.update(dict.fromkeys(postings[tid], 0))
+    def _typo_counts(self, word: _Word, docs: npt.NDArray[np.int32]) -> npt.NDArray[np.int16]:
+        """Return the fewest typos with which ``word`` matches each of ``docs`` (or _NO_MATCH)."""
+        out = np.full(len(docs), _NO_MATCH, dtype=np.int16)
+        counts, parts = self._typo_parts(word)
+        for typos, part in zip(counts, parts, strict=True):  # most typos first: fewer win
+            if not len(part):
+                continue
+            bitmap = np.zeros(len(self.docs), dtype=np.bool_)
+            bitmap[part] = True
+            out[bitmap[docs]] = typos
         return out
-
-    # -- answers -----------------------------------------------------------------------
 
     def hit(self, folded: Sequence[str], candidate: Candidate) -> Hit:
         """Return the hit for a candidate, with the spans of its display title that matched."""

@@ -50,9 +50,14 @@ def distance(a: str, b: str, bound: int) -> int:
                 value = previous[j] + 1
             if current[j - 1] + 1 < value:
                 value = current[j - 1] + 1
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == b[j - 1]:
-                if previous2[j - 2] + 1 < value:
-                    value = previous2[j - 2] + 1
+            if (
+                i > 1
+                and j > 1
+                and ca == b[j - 2]
+                and a[i - 2] == b[j - 1]
+                and previous2[j - 2] + 1 < value
+            ):
+                value = previous2[j - 2] + 1
             if value > over:
                 value = over
             current[j] = value
