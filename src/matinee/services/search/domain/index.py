@@ -23,6 +23,7 @@ Layout (all compact, no per-entry objects beyond the term strings):
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from array import array
@@ -80,6 +81,8 @@ _SET_MAX = 4096
 _TYPO_SCAN_MAX = 200_000
 # "No match" in a vector of typo counts (any real count is at most 2 per word).
 _NO_MATCH = 99
+# Up to this many candidates and term lists, membership is a binary search per list.
+_PROBE_MAX = 64
 # A word matching at most this many postings (typos included) is checked through a map.
 _MAP_MAX = 20_000
 # Several words whose rarest matches more postings than this are intersected vectorised.
@@ -97,6 +100,7 @@ class Candidate:
     doc: int
     score: float = 0.0  # log popularity plus the start, whole-word and taste bonuses
     exact_title: bool = False  # a form of the title is exactly the query
+    slack: int = 0  # found by the relaxed typo rule (see ``TitleIndex.candidates``)
 
 
 @dataclass(slots=True)
@@ -106,6 +110,7 @@ class _Word:
     lo: int  # zero-typo term range [lo, hi): the exact term, or every term it prefixes
     hi: int
     estimate: int  # postings in [lo, hi)
+    budget: int  # typos this word may carry
     typo: dict[int, int] | None = None  # term -> typos, outside [lo, hi); filled when needed
     estimate_all: int = 0  # postings including the typo terms
     _zero: set[int] | None = None
@@ -246,14 +251,14 @@ class TitleIndex:
 
     # -- matching ----------------------------------------------------------------------
 
-    def _word(self, text: str, last: bool) -> _Word:
+    def _word(self, text: str, last: bool, slack: int = 0) -> _Word:
         terms = self.terms
         lo = bisect_left(terms, text)
         if last:
             hi = bisect_left(terms, text + _END, lo)
         else:
             hi = lo + 1 if lo < len(terms) and terms[lo] == text else lo
-        return _Word(text, last, lo, hi, self._cum[hi] - self._cum[lo])
+        return _Word(text, last, lo, hi, self._cum[hi] - self._cum[lo], typo_budget(text, slack))
 
     def _add_typos(self, word: _Word) -> None:
         """Find the terms within the word's typo budget (only when exact matches ran out)."""
@@ -263,7 +268,7 @@ class TitleIndex:
         typo: dict[int, int] = {}
         word.typo = typo
         word.estimate_all = word.estimate
-        budget = typo_budget(text)
+        budget = word.budget
         if not budget:
             return
         keys, shift = self._typo_keys, _TERM_BITS
@@ -330,11 +335,11 @@ class TitleIndex:
                 tid += 1
         return added
 
-    def _words(self, query: str) -> tuple[list[str], list[_Word]]:
+    def _words(self, query: str, slack: int = 0) -> tuple[list[str], list[_Word]]:
         folded = fold_words(query)
         # A space after the last word says it is finished: it no longer matches as a prefix.
         open_end = len(folded) - 1 if query[-1:].isalnum() or not query[-1:].isspace() else -1
-        return folded, [self._word(w, i == open_end) for i, w in enumerate(folded)]
+        return folded, [self._word(w, i == open_end, slack) for i, w in enumerate(folded)]
 
     def _doc_typos(self, doc: int, word: _Word) -> tuple[int, int]:
         """Return (typos, cast) of the best match of ``word`` in ``doc``, typos -1 if none."""
@@ -428,9 +433,27 @@ class TitleIndex:
         """Return the folded query words and matches, best first; at least ``need`` if any.
 
         With ``need`` set, the search stops as soon as no later match could rank higher
-        (suggest); with ``need=None`` every match is returned (full search).
+        (suggest); with ``need=None`` every match is returned (full search). When nothing
+        matches, the words are tried once more with the typo budget of one letter longer
+        ("Frgo" for "Fargo": the typo that dropped a letter also took the word under the
+        rule's length), marked ``slack`` so highlighting applies the same rule.
         """
-        folded, words = self._words(query)
+        folded, found = self._candidates(query, need, max_level, skip, taste, 0)
+        if found or not folded:
+            return folded, found
+        folded, found = self._candidates(query, need, max_level, skip, taste, 1)
+        return folded, [dataclasses.replace(c, slack=1) for c in found]
+
+    def _candidates(
+        self,
+        query: str,
+        need: int | None,
+        max_level: int,
+        skip: frozenset[int],
+        taste: Taste | None,
+        slack: int,
+    ) -> tuple[list[str], list[Candidate]]:
+        folded, words = self._words(query, slack)
         if not words:
             return folded, []
         scorer = _Scorer(self, taste)
@@ -615,7 +638,7 @@ class TitleIndex:
         them is read off bitmaps of its term postings, vectorised; only the candidates
         that make the page are then looked at one by one.
         """
-        if not any(typo_budget(w.text) for w in words):
+        if not any(w.budget for w in words):
             return  # no word may carry a typo: every match was exact, and is found
         for word in words:
             self._add_typos(word)
@@ -623,7 +646,7 @@ class TitleIndex:
         driver = order[0]
         if driver.estimate_all == 0 or driver.estimate_all > _TYPO_SCAN_MAX:
             return
-        docs = np.unique(np.concatenate(self._typo_parts(driver)[1]))
+        docs = self._typo_docs(driver)
         total = self._typo_counts(driver, docs).astype(np.int16)
         for word in order[1:]:
             counts = self._typo_counts(word, docs)
@@ -645,31 +668,52 @@ class TitleIndex:
             if not cast:
                 good += 1
 
-    def _typo_parts(self, word: _Word) -> tuple[list[int], list[npt.NDArray[np.int32]]]:
-        """Return the word's typo counts and, for each, the postings of its terms."""
-        flat, cum = self._flat_np, self._cum
-        by_typos: dict[int, list[npt.NDArray[np.int32]]] = {0: [flat[cum[word.lo] : cum[word.hi]]]}
+    def _typo_parts(self, word: _Word) -> dict[int, list[tuple[int, int]]]:
+        """Return typos -> the flat-array slices of the word's terms matching with that many.
+
+        Each slice is one term's postings (sorted), except the zero-typo one of a prefix,
+        which spans every term the prefix covers.
+        """
+        cum = self._cum
+        parts: dict[int, list[tuple[int, int]]] = {0: [(cum[word.lo], cum[word.hi])]}
         for tid, typos in (word.typo or {}).items():
-            by_typos.setdefault(typos, []).append(flat[cum[tid] : cum[tid + 1]])
-        counts = sorted(by_typos, reverse=True)
-        return counts, [np.concatenate(by_typos[t]) for t in counts]
+            parts.setdefault(typos, []).append((cum[tid], cum[tid + 1]))
+        return parts
+
+    def _typo_docs(self, word: _Word) -> npt.NDArray[np.int32]:
+        """Return every document matching ``word`` with or without typos, ascending."""
+        flat = self._flat_np
+        slices = [flat[a:b] for part in self._typo_parts(word).values() for a, b in part]
+        return np.unique(np.concatenate(slices))
 
     def _typo_counts(self, word: _Word, docs: npt.NDArray[np.int32]) -> npt.NDArray[np.int16]:
         """Return the fewest typos with which ``word`` matches each of ``docs`` (or _NO_MATCH)."""
+        flat = self._flat_np
         out = np.full(len(docs), _NO_MATCH, dtype=np.int16)
-        counts, parts = self._typo_parts(word)
-        for typos, part in zip(counts, parts, strict=True):  # most typos first: fewer win
-            if not len(part):
-                continue
+        parts = self._typo_parts(word)
+        for typos in sorted(parts, reverse=True):  # most typos first: fewer overwrite them
+            slices = [(a, b) for a, b in parts[typos] if b > a]
+            if len(docs) <= _PROBE_MAX and len(slices) <= _PROBE_MAX:
+                # Few candidates: binary-search each sorted term list (a prefix's zero-typo
+                # slice holds several lists, so it is probed as a bitmap below instead).
+                single = typos or word.hi - word.lo == 1
+                if single:
+                    for a, b in slices:
+                        postings = flat[a:b]
+                        at = np.searchsorted(postings, docs)
+                        at[at == len(postings)] = 0
+                        out[postings[at] == docs] = typos
+                    continue
             bitmap = np.zeros(len(self.docs), dtype=np.bool_)
-            bitmap[part] = True
+            for a, b in slices:
+                bitmap[flat[a:b]] = True
             out[bitmap[docs]] = typos
         return out
 
     def hit(self, folded: Sequence[str], candidate: Candidate) -> Hit:
         """Return the hit for a candidate, with the spans of its display title that matched."""
         doc = self.docs[candidate.doc]
-        spans = _spans(doc.title, folded)
+        spans = _spans(doc.title, folded, candidate.slack)
         return Hit(
             id=doc.id,
             title=doc.title,
@@ -852,23 +896,28 @@ def _title_texts(doc: TitleDoc) -> list[str]:
     return texts
 
 
-def _spans(title: str, folded: Sequence[str]) -> tuple[tuple[int, int], ...]:
+def _spans(title: str, folded: Sequence[str], slack: int = 0) -> tuple[tuple[int, int], ...]:
     """Return the [start, end) spans of ``title`` that the folded query words matched."""
     tokens = word_spans(title)
     spans: list[tuple[int, int]] = []
     used: set[int] = set()
     for i, word in enumerate(folded):
         last = i == len(folded) - 1
-        span = _span_of(title, tokens, word, last, used)
+        span = _span_of(title, tokens, word, last, used, slack)
         if span is not None:
             spans.append(span)
     return tuple(sorted(set(spans)))
 
 
 def _span_of(
-    title: str, tokens: list[tuple[str, int, int]], word: str, last: bool, used: set[int]
+    title: str,
+    tokens: list[tuple[str, int, int]],
+    word: str,
+    last: bool,
+    used: set[int],
+    slack: int = 0,
 ) -> tuple[int, int] | None:
-    budget = typo_budget(word)
+    budget = typo_budget(word, slack)
     best: tuple[int, int, int] | None = None  # (typos, token, end)
     for k, (token, start, end) in enumerate(tokens):
         if k in used:

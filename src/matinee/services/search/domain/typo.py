@@ -16,9 +16,13 @@ ONE_TYPO_FROM = 5
 TWO_TYPOS_FROM = 9
 
 
-def typo_budget(word: str) -> int:
-    """Return how many typos a query word of this length may carry (0, 1 or 2)."""
-    n = len(word)
+def typo_budget(word: str, slack: int = 0) -> int:
+    """Return how many typos a query word of this length may carry (0, 1 or 2).
+
+    ``slack`` counts the word as that many characters longer: a typo that dropped a
+    letter made it shorter than the word meant (the index's fallback when nothing matched).
+    """
+    n = len(word) + slack
     if n >= TWO_TYPOS_FROM:
         return 2
     return 1 if n >= ONE_TYPO_FROM else 0
