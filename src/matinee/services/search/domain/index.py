@@ -640,16 +640,22 @@ class TitleIndex:
         """
         if not any(w.budget for w in words):
             return  # no word may carry a typo: every match was exact, and is found
-        for word in words:
-            self._add_typos(word)
-        order = sorted(words, key=lambda w: w.estimate_all)
-        driver = order[0]
+        driver = self._typo_driver(words)
         if driver.estimate_all == 0 or driver.estimate_all > _TYPO_SCAN_MAX:
             return
         docs = self._typo_docs(driver)
-        total = self._typo_counts(driver, docs).astype(np.int16)
-        for word in order[1:]:
-            counts = self._typo_counts(word, docs)
+        total = self._typo_counts(driver, docs)
+        for word in sorted((w for w in words if w is not driver), key=lambda w: w.estimate):
+            if len(docs) > _PROBE_MAX:
+                self._add_typos(word)
+                counts = self._typo_counts(word, docs)
+            else:
+                # A handful of candidates: measure the word against their own terms rather
+                # than find every term in the vocabulary within its budget.
+                cache: dict[int, int] = {}
+                found_typos = [self._lazy_typos(doc, word, cache)[0] for doc in docs.tolist()]
+                counts = np.array(found_typos, dtype=np.int16)
+                counts[counts < 0] = _NO_MATCH
             keep = counts < _NO_MATCH
             docs, total = docs[keep], total[keep] + counts[keep]
             if not len(docs):
@@ -667,6 +673,56 @@ class TitleIndex:
             found[doc] = Candidate(typos, 1 + cast, doc, scorer.score(doc, 0.0))
             if not cast:
                 good += 1
+
+    def _typo_driver(self, words: list[_Word]) -> _Word:
+        """Return the word matching fewest documents with typos, expanding as few as possible."""
+        order = sorted(words, key=lambda w: w.estimate)
+        best = order[0]
+        self._add_typos(best)
+        for word in order[1:]:
+            if word.estimate >= best.estimate_all:
+                break  # its typo set can only add to what it already matches
+            self._add_typos(word)
+            if word.estimate_all < best.estimate_all:
+                best = word
+        return best
+
+    def _lazy_typos(self, doc: int, word: _Word, cache: dict[int, int]) -> tuple[int, int]:
+        """Return (typos, cast) of ``word`` against ``doc``'s own terms, typos -1 if none."""
+        best, cast = -1, 1
+        lo, hi = word.lo, word.hi
+        forward = self._forward
+        for k in range(self._offsets[doc], self._offsets[doc + 1]):
+            code = forward[k]
+            tid = code >> 1
+            if lo <= tid < hi:
+                d = 0
+            else:
+                d = cache.get(tid, -2)
+                if d == -2:
+                    d = cache[tid] = self._term_typos(word, self.terms[tid])
+                if d < 0:
+                    continue
+            if best < 0 or d < best or (d == best and (code & 1) < cast):
+                best, cast = d, code & 1
+        return best, cast
+
+    @staticmethod
+    def _term_typos(word: _Word, term: str) -> int:
+        """Return the typos between a query word and a term within the rule, else -1."""
+        text = word.text
+        budget = word.budget
+        if not budget:
+            return -1
+        d = distance(text, term, budget)
+        if d <= budget:
+            return d
+        if word.last and term[:1] == text[:1]:
+            n = len(text)
+            for m in (n - 1, n, n + 1):
+                if m < len(term) and distance(text, term[:m], 1) <= 1:
+                    return 1
+        return -1
 
     def _typo_parts(self, word: _Word) -> dict[int, list[tuple[int, int]]]:
         """Return typos -> the flat-array slices of the word's terms matching with that many.
