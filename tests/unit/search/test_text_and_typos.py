@@ -42,7 +42,7 @@ def test_trailing_articles_move_to_the_front():
 
 def test_word_spans_point_into_the_display_title():
     title = "Ocean's Eleven"
-    assert word_spans(title) == [("oceans", 0, 7), ("eleven", 8, 14)]
+    assert word_spans(title) == (("oceans", 0, 7), ("eleven", 8, 14))
 
 
 @pytest.mark.parametrize(

@@ -967,7 +967,7 @@ def _spans(title: str, folded: Sequence[str], slack: int = 0) -> tuple[tuple[int
 
 def _span_of(
     title: str,
-    tokens: list[tuple[str, int, int]],
+    tokens: Sequence[tuple[str, int, int]],
     word: str,
     last: bool,
     used: set[int],

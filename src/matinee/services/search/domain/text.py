@@ -8,7 +8,7 @@ Titles and queries go through the same folding, so both sides agree on words:
 | ``joined_words("Spider-Man")`` | ``["spiderman"]`` (hyphenated words also index joined) |
 | ``fold_words("Zatôichi")``, ``fold_words("O'Brien")`` | ``["zatoichi"]``, ``["obrien"]`` |
 | ``display_title("Matrix, The")`` | ``"The Matrix"`` |
-| ``word_spans("The Matrix")`` | ``[("the", 0, 3), ("matrix", 4, 10)]`` (for highlights) |
+| ``word_spans("The Matrix")`` | ``(("the", 0, 3), ("matrix", 4, 10))`` (for highlights) |
 """
 
 from __future__ import annotations
@@ -93,8 +93,12 @@ def joined_words(text: str) -> list[str]:
     return out
 
 
-def word_spans(text: str) -> list[tuple[str, int, int]]:
-    """Return each folded word of ``text`` with its [start, end) character span in ``text``."""
+@lru_cache(maxsize=16384)
+def word_spans(text: str) -> tuple[tuple[str, int, int], ...]:
+    """Return each folded word of ``text`` with its [start, end) character span in ``text``.
+
+    Cached: the same popular titles are highlighted over and over as people type.
+    """
     spans: list[tuple[str, int, int]] = []
     word: list[str] = []
     start = -1
@@ -113,7 +117,7 @@ def word_spans(text: str) -> list[tuple[str, int, int]]:
             word, start = [], -1
     if start >= 0:
         spans.append(("".join(word), start, end))
-    return spans
+    return tuple(spans)
 
 
 def prefix_end(text: str, start: int, folded_length: int) -> int:
