@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from matinee.services.search.domain import MATURITY_CEILINGS, TitleIndex
+from matinee.services.search.domain import MATURITY_CEILINGS, TitleDoc, TitleIndex
 from tests.unit.search.fixtures import TITLES
 
 
@@ -100,3 +102,85 @@ def test_a_space_after_the_last_word_finishes_it(index):
 def test_a_word_being_typed_may_carry_a_typo(index):
     # "termna" is one typo from "termin", the start of "terminator".
     assert titles(index.suggest("the termna", 10)) == ["The Terminator"]
+
+
+def test_popularity_can_outweigh_a_title_start():
+    # Starting with the word is worth 100x popularity, holding it whole 10x more: a
+    # blockbuster with "lost" inside beats obscure titles starting with it, not famous ones.
+    index = TitleIndex.build(
+        [
+            TitleDoc(1, "Raiders of the Lost Ark", 1981, 93_511.0),
+            TitleDoc(2, "Lost Highway", 1997, 30_000.0),
+            TitleDoc(3, "Lost Souls", 2000, 500.0),
+            TitleDoc(4, "Lost in Yonkers", 1993, 300.0),
+        ]
+    )
+    assert titles(index.suggest("lost", 10)) == [
+        "Lost Highway", "Raiders of the Lost Ark", "Lost Souls", "Lost in Yonkers"
+    ]  # fmt: skip
+
+
+def test_a_whole_word_beats_a_word_it_only_begins():
+    index = TitleIndex.build(
+        [
+            TitleDoc(1, "The Listening", 2006, 1000.0),
+            TitleDoc(2, "Schindler's List", 1993, 1000.0),
+        ]
+    )
+    assert titles(index.suggest("list", 10)) == ["Schindler's List", "The Listening"]
+
+
+def test_the_exact_title_comes_first():
+    index = TitleIndex.build(
+        [TitleDoc(1, "Dancer in the Dark", 2000, 50_000.0), TitleDoc(2, "Dance", 2010, 10.0)]
+    )
+    assert titles(index.suggest("dance", 10)) == ["Dance", "Dancer in the Dark"]
+
+
+def test_a_typo_that_shortened_a_word_is_forgiven_when_nothing_else_matches():
+    # "Frgo" is four letters (no typo by the rule) but meant five: tried again with slack,
+    # where "Frog" is one swap away too.
+    fargo = TitleIndex.build([TitleDoc(1, "Fargo", 1996, 65_597.0), TitleDoc(2, "Frog", 1987, 9.0)])
+    assert titles(fargo.suggest("frgo", 10)) == ["Fargo", "Frog"]
+    hit = fargo.suggest("frgo", 10)[0]
+    assert hit.spans == ((0, 5),)
+    # Only as a fallback: an exact match keeps the strict rule.
+    assert titles(fargo.suggest("frog", 10)) == ["Frog"]
+    assert fargo.suggest("qqqq", 10) == []
+
+
+def _random_catalog(seed: int) -> list[TitleDoc]:
+    rng = random.Random(seed)
+    words = [
+        "night", "knight", "light", "lost", "list", "listen", "the", "of", "man", "moon",
+        "dark", "darkness", "american", "america", "pie", "house", "horse", "haunted",
+        "black", "men", "in", "heart", "souls", "soul", "star", "stars", "wars", "war",
+    ]  # fmt: skip
+    docs = []
+    for n in range(1, 1500):
+        title = " ".join(rng.choice(words) for _ in range(rng.randint(1, 5))).title()
+        docs.append(TitleDoc(n, title, 2000, float(int(rng.paretovariate(1.2) * 10))))
+    return docs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_suggest_stops_early_yet_returns_the_full_ranking_top(seed):
+    # Suggest stops scanning when nothing later can rank higher; full search never stops.
+    # Both must agree on the top: the early stop may only skip work, never a better match.
+    index = TitleIndex.build(_random_catalog(seed))
+    rng = random.Random(seed)
+    texts = [d.title for d in index.docs]
+    for _ in range(150):
+        title = rng.choice(texts)
+        kind = rng.randrange(4)
+        if kind == 0:
+            query = title[: rng.randint(1, len(title))]
+        elif kind == 1:
+            query = rng.choice(title.split())
+        elif kind == 2:
+            query = title.replace("a", "e", 1)
+        else:
+            query = title + " "
+        for limit in (1, 5, 10):
+            expected = [h.id for h in index.search(query, page_size=50).hits[:limit]]
+            assert [h.id for h in index.suggest(query, limit)] == expected, (query, limit)
