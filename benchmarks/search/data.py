@@ -15,14 +15,15 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 import string
 from dataclasses import dataclass
 
-from matinee.services.search.domain import TitleDoc, display_title
+from matinee.services.search.domain import TitleDoc, display_title, fold_words
 
-__all__ = ["KINDS", "Query", "catalog", "queries"]
+__all__ = ["KINDS", "Query", "catalog", "prefix_ceiling", "queries"]
 
 KINDS = ("prefix", "middle", "typo1", "typo2", "case", "punct", "accent")
 _ACCENTS = str.maketrans("aeoui", "áéôüí")
@@ -153,3 +154,29 @@ def queries(docs: list[TitleDoc], per_kind: int = 200, seed: int = 7) -> list[Qu
                 out.append(Query(kind, text, doc.id, doc.title))
                 made += 1
     return out
+
+
+def prefix_ceiling(docs: list[TitleDoc], qs: list[Query]) -> float:
+    """Return the share of prefix queries whose target is among the 10 most popular titles
+    starting with the typed text (folded): about what ranking starts by popularity reaches.
+
+    The rest have ten more popular titles starting the same way; only tie rules (an exact
+    title, a whole word, punctuation read differently) or a personal hint can reach them.
+    """
+    starts = sorted((" ".join(fold_words(d.title)), -d.popularity) for d in docs)
+    reachable = 0
+    prefix = [q for q in qs if q.kind == "prefix"]
+    by_id = {d.id: d for d in docs}
+    for q in prefix:
+        typed = " ".join(fold_words(q.text))
+        finished = q.text[-1:].isspace()  # "Dance " means the word "dance", not "dancer"
+        lo = bisect.bisect_left(starts, (typed,))
+        hi = bisect.bisect_left(starts, (typed + "\U0010ffff",))
+        target = by_id[q.target].popularity
+        above = sum(
+            1
+            for text, neg in starts[lo:hi]
+            if -neg > target and (not finished or text == typed or text.startswith(typed + " "))
+        )
+        reachable += above < 10
+    return reachable / len(prefix) if prefix else 0.0

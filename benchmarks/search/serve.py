@@ -10,6 +10,8 @@ served by uvicorn with uvloop and httptools, one process: one core.
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 from benchmarks.search import data
@@ -22,7 +24,10 @@ from matinee.services.search.storage import MemoryTitleFeed
 def main() -> None:
     port = int(sys.argv[1])
     scale = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    app = create_app(SearchSettings(log_json=False), feed=MemoryTitleFeed(data.catalog(scale)))
+    # Its own viewing-history database (empty: every profile's hint is looked up, cached,
+    # and comes back empty), so the request path is the one a signed-in profile takes.
+    settings = SearchSettings(log_json=False, data_dir=Path(tempfile.mkdtemp(prefix="search-")))
+    app = create_app(settings, feed=MemoryTitleFeed(data.catalog(scale)))
     uvicorn.run(
         app,
         host="127.0.0.1",
