@@ -3,21 +3,27 @@
 Layout (all compact, no per-entry objects beyond the term strings):
 
 - documents are numbered by popularity, most popular first, so every posting list
-  (an ``array('i')`` of document numbers in ascending order) is already in ranking
-  order within a tier: the first matches found are the best ones;
+  (an ``array('i')`` of document numbers in ascending order) is in popularity order;
 - ``terms`` is the sorted vocabulary; a prefix is a contiguous range found by
-  ``bisect``, and ``_cum`` (running totals of posting lengths) sizes a range in O(1);
-- a forward index (one flat ``array('i')`` of term numbers, field-tagged) checks a
-  candidate against the other query words without building sets;
+  ``bisect``, ``_cum`` (running totals of posting lengths) sizes a range in O(1), and
+  ``_flat`` holds every posting list end to end, so a range's postings are one slice;
+- a forward index (each document's term numbers, field-tagged and sorted) answers "does
+  this document hold this word" by binary search;
 - typos: a symmetric-deletion index (sorted 64-bit ``hash(key) << 20 | term``) bounded
-  by the Meilisearch rule; candidates are verified with the real edit distance;
+  by the Meilisearch rule; candidates are verified with a banded edit distance;
 - title starts: the sorted folded titles (display, original, alternate, joined forms),
   with the most popular documents precomputed for every prefix wider than 64 titles.
+
+Ranking (``_rank``): fewer typos, the exact title, title before cast, then a score of log
+popularity plus bonuses (``START_FACTOR``, ``WHOLE_WORD_FACTOR``, a profile's ``Taste``).
+Suggest reads matches from streams in popularity order, one per bonus, and stops when no
+stream can beat the ``limit``-th best: the same top as ranking every match.
 
 | usage | gives |
 |---|---|
 | ``index = TitleIndex.build(docs)`` | an immutable index |
-| ``index.suggest("matrx re", 10)`` | ranked hits: typos, then title start, then popularity |
+| ``index.suggest("matrx re", 10)`` | ranked hits, best first |
+| ``index.suggest("matr", 10, taste=Taste({603: 10.0}))`` | the same, with a personal hint |
 | ``index.search("matrix", genre="Action", decade=1990, page=1)`` | a page with facets |
 """
 
@@ -288,7 +294,10 @@ class TitleIndex:
             if d <= budget:
                 typo[tid] = d
                 extra += len(self._postings[tid])
-        if word.last:
+        if word.last and lo == hi:
+            # A word still being typed that begins no term at all may carry a typo in what
+            # is typed so far. One that begins real terms is being typed right: its typo
+            # terms above are enough, and the costly one-edit prefix walk is skipped.
             extra += self._prefix_typos(text, lo, hi, typo)
         word.estimate_all += extra
 
