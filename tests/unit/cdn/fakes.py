@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from matinee.platform.httpserver import Request
+from matinee.platform.telemetry import Metrics
 from matinee.platform.urlsign import UrlSigner
 from matinee.services.cdn.api import Delivery
 from matinee.services.cdn.domain import OriginUnavailable
@@ -89,7 +90,10 @@ class World:
         self.cache = DiskCache(self.root, self.capacity, small_object_bytes=self.small)
         self.cache.start()
         self.node = CdnNode(NodeIdentity("cdn-1", "eu-west", "isp-a"), self.cache, self.origin)
-        self.delivery = Delivery(self.node, UrlSigner(SECRET), local=self.local)
+        self.metrics = Metrics()
+        self.delivery = Delivery(
+            self.node, UrlSigner(SECRET), local=self.local, metrics=self.metrics
+        )
 
     def send(
         self, method: str, target: str, headers: dict[str, str] | None = None

@@ -232,3 +232,33 @@ async def test_other_methods_are_refused(tmp_path):
     world = World(tmp_path, OBJECTS)
     status, headers, _ = await world.get(signed("a1", "master.m3u8"), method="DELETE")
     assert status == 405 and "GET" in headers["allow"]
+
+
+def _samples(world) -> dict[str, float]:
+    """Return the delivery series of the node's /metrics text, name{labels} -> value."""
+    out = {}
+    for line in world.metrics.render().decode().splitlines():
+        if line.startswith("matinee_cdn_delivery") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+async def test_deliveries_are_counted_by_cache_result_and_status(tmp_path):
+    world = World(tmp_path, OBJECTS)
+    await world.get(signed("a1", "720p/seg_1.m4s"))  # miss, filled
+    await world.get(signed("a1", "720p/seg_1.m4s"))  # hit
+    await world.get(signed("a1", "master.m3u8"))  # miss, small: from memory
+    await world.get(signed("a1", "720p/seg_1.m4s"), {"range": "bytes=0-99"})  # hit, 206
+    await world.get(signed("a1", "missing.m4s"))  # miss, the origin has none
+    await world.get(signed("a1", "master.m3u8", ttl=-5))  # refused before any lookup
+    samples = _samples(world)
+    count = 'matinee_cdn_delivery_seconds_count{cache="%s",code="%s"}'
+    assert samples[count % ("miss", "200")] == 2
+    assert samples[count % ("hit", "200")] == 1
+    assert samples[count % ("hit", "206")] == 1
+    assert samples[count % ("miss", "404")] == 1
+    assert samples[count % ("none", "403")] == 1
+    sent = 'matinee_cdn_delivery_bytes_total{cache="%s"}'
+    assert samples[sent % "hit"] == len(SEGMENT) + 100
+    assert samples[sent % "miss"] == len(SEGMENT) + len(PLAYLIST)

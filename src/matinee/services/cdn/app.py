@@ -132,6 +132,10 @@ def create_app(
     )
     bridge = AsgiBridge(chassis)
     delivery = Delivery(
-        node, UrlSigner(settings.url_secret), local=bridge, stall_timeout=settings.stall_timeout
+        node,
+        UrlSigner(settings.url_secret),
+        local=bridge,
+        stall_timeout=settings.stall_timeout,
+        metrics=metrics,
     )
     return CdnApp(node, delivery, chassis, bridge, settings)
