@@ -25,7 +25,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "FastCounter", "FastHistogram", "Metrics"]
+__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "FastCounter", "FastHistogram", "Metrics", "Series"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Service latencies sit between 100 us and a few seconds; the defaults start at 5 ms.
@@ -98,7 +98,7 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class _Series:
+class Series:
     """One label set of a :class:`FastHistogram`: bucket counts and a sum."""
 
     __slots__ = ("_bounds", "counts", "total")
@@ -126,13 +126,13 @@ class FastHistogram(Collector):
         self.doc = doc
         self.labels = list(labels)
         self._bounds = sorted(buckets)
-        self._series: dict[tuple[str, ...], _Series] = {}
+        self._series: dict[tuple[str, ...], Series] = {}
 
-    def child(self, *values: str) -> _Series:
+    def child(self, *values: str) -> Series:
         """Return the series of one label set, creating it on first use."""
         series = self._series.get(values)
         if series is None:
-            series = self._series[values] = _Series(self._bounds)
+            series = self._series[values] = Series(self._bounds)
         return series
 
     def collect(self) -> Iterator[HistogramMetricFamily]:

@@ -27,6 +27,7 @@ from matinee.platform.httpserver import (
     send_file,
 )
 from matinee.platform.telemetry import Metrics
+from matinee.platform.telemetry.metrics import Series
 from matinee.platform.urlsign import UrlRejected, UrlSigner
 from matinee.services.cdn.domain import OriginUnavailable, UnsafePath, object_key
 from matinee.services.cdn.node import CdnNode
@@ -66,6 +67,7 @@ _ALLOW = b"allow: GET, HEAD, OPTIONS\r\n"
 # The ``cache`` label of delivery metrics: answered from the cache, after a fill, or before
 # any lookup (a preflight, a bad path, a refused token).
 HIT, MISS, NONE = "hit", "miss", "none"
+_LABEL = {HIT: (HIT,), MISS: (MISS,), NONE: (NONE,)}
 _TOKENS_KEPT = 50_000
 
 
@@ -116,11 +118,16 @@ class Delivery:
         self._bytes = metrics.fast_counter(
             "matinee_cdn_delivery_bytes_total", "Object bytes sent to players", ["cache"]
         )
+        self._series: dict[tuple[str, int], Series] = {}
 
     def _count(self, cache: str, code: int, started: float, sent: int = 0) -> None:
-        self._seconds.child(cache, str(code)).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        series = self._series.get((cache, code))
+        if series is None:
+            series = self._series[cache, code] = self._seconds.child(cache, str(code))
+        series.observe(elapsed)
         if sent:
-            self._bytes.inc((cache,), sent)
+            self._bytes.inc(_LABEL[cache], sent)
 
     def handle(self, request: Request) -> None:
         """Answer a signed object request, or pass the request on."""
