@@ -175,6 +175,10 @@ async def test_the_player_downloads_every_segment_and_reports_qoe(tmp_path):
         await f["app"].state.outbox.drain()
         kinds = {e.type for e in f["bus"].published}
         assert {"matinee.playback.started", "matinee.playback.stopped"} <= kinds
+        # The stop tells consumers how far through the title the viewer got: to the end.
+        (stopped,) = [e for e in f["bus"].published if e.type == "matinee.playback.stopped"]
+        assert stopped.duration_s == SEGMENTS * SEG_S
+        assert stopped.position_s == pytest.approx(stopped.duration_s, abs=SEG_S)
 
 
 async def test_a_failing_node_costs_the_viewer_nothing(tmp_path):

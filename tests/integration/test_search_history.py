@@ -24,7 +24,7 @@ from matinee.services.search.app import create_app
 from matinee.services.search.domain import TitleDoc
 from matinee.services.search.domain.history import Viewing
 from matinee.services.search.domain.model import MAX_GENRE_FACTOR, MAX_TITLE_FACTOR
-from matinee.services.search.domain.taste import Watched
+from matinee.services.search.domain.taste import FINISHED_TITLE_FACTOR, Watched
 from matinee.services.search.settings import SearchSettings
 from matinee.services.search.storage import MIGRATIONS, MemoryTitleFeed, SqlWatchHistory
 from matinee.services.search.storage.viewing import DURABLE
@@ -91,6 +91,16 @@ async def test_concurrent_facts_for_one_profile_all_count(two_instances):
     assert (row.last_at, row.position_s) == (T0 + 19, 60.0 * 20)  # the latest fact wins
 
 
+async def test_finished_follows_the_duration_whichever_instance_writes(two_instances):
+    one, two = two_instances
+    assert await one.record(stopped(0, position_s=5500.0, duration_s=6000.0))
+    (row,) = await two.recent("acc-1", "p1", 10)
+    assert row.finished  # 90% of the duration
+    assert await two.record(stopped(1, position_s=600.0, duration_s=6000.0))  # a rewatch
+    (row,) = await one.recent("acc-1", "p1", 10)
+    assert not row.finished and row.position_s == 600.0
+
+
 async def test_old_event_ids_are_forgotten(two_instances):
     one, _ = two_instances
     await one.record(stopped(0))
@@ -136,29 +146,40 @@ async def test_playback_events_become_history_and_a_taste_once_even_when_replaye
             await playback.publish(PlaybackStarted(**ids, title_id=2, occurred_at=begun))
             await playback.publish(Rebuffered(**ids, title_id=2, position_s=10.0))
             await playback.publish(
-                PlaybackStopped(**ids, title_id=2, position_s=1800.0, watched_s=1800.0)
-            )
+                PlaybackStopped(**ids, title_id=2, position_s=1800.0, watched_s=1800.0,
+                                duration_s=8000.0)
+            )  # fmt: skip
+            # The first film, watched into its credits (past 90% of its duration) an hour ago.
+            await playback.publish(
+                PlaybackStopped(**ids, title_id=1, position_s=7900.0, watched_s=7900.0,
+                                duration_s=8160.0, occurred_at=begun)
+            )  # fmt: skip
             other = {**ids, "account_id": f"{account}-other", "session_id": "s2"}
             await playback.publish(PlaybackStopped(**other, title_id=5, watched_s=600.0))
 
             async def rows():
                 found = await history.recent(account, "p1", 10)
-                return found if found and found[0].watched_s > 0 else None
+                return found if len(found) == 2 and found[0].watched_s > 0 else None
 
-            (row,) = await eventually(rows)
+            row, first = await eventually(rows)
             assert (row.title_id, row.watched_s, row.position_s) == (2, 1800.0, 1800.0)
+            assert (first.title_id, first.finished, row.finished) == (1, True, False)
 
-            # The taste appears, for that account's profile only.
+            # The taste appears, for that account's profile only: the film in progress
+            # lifted most, the finished one less.
             taste = await apps[1].state.hints.taste(account, "p1")
             assert taste is not None
-            assert taste.titles == {2: pytest.approx(MAX_TITLE_FACTOR)}
+            assert taste.titles == {
+                2: pytest.approx(MAX_TITLE_FACTOR),
+                1: pytest.approx(FINISHED_TITLE_FACTOR, rel=1e-3),
+            }
             assert taste.genres == {"Action": MAX_GENRE_FACTOR, "Sci-Fi": MAX_GENRE_FACTOR}
             assert await apps[1].state.hints.taste(f"{account}-x", "p1") is None
 
             # Replay: the durable is lost and made again, so the whole stream comes back.
             await playback.js.delete_consumer(stream_name("playback"), DURABLE)
             await eventually(lambda: _replayed(playback))
-            assert await history.recent(account, "p1", 10) == [row]
+            assert await history.recent(account, "p1", 10) == [row, first]
             (theirs,) = await history.recent(f"{account}-other", "p1", 10)
             assert theirs.watched_s == 600.0
     finally:
@@ -174,5 +195,5 @@ async def _replayed(bus: JetStreamBus) -> bool:
         info = await bus.js.consumer_info(stream_name("playback"), DURABLE)
     except Exception:
         return False
-    # Made again from the start: it has delivered at least this test's four events again.
-    return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.consumer_seq >= 4
+    # Made again from the start: it has delivered at least this test's five events again.
+    return info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.consumer_seq >= 5

@@ -7,13 +7,15 @@ import asyncio
 import pytest
 from starlette.testclient import TestClient
 
-from matinee.platform.events import InMemoryBus
+from matinee.platform.events import Event, InMemoryBus
+from matinee.platform.events.schema import Schemas
 from matinee.platform.identity import Identity
 from matinee.platform.urlsign import UrlSigner
 from matinee.services.media.events import AssetReady, RungSummary
 from matinee.services.playback.app import create_app
 from matinee.services.playback.domain.memory import InMemoryPlaybackStore
 from matinee.services.playback.domain.model import NodeState
+from matinee.services.playback.events import EVENTS, PlaybackStopped
 from matinee.services.playback.settings import PlaybackSettings
 from tests.conftest import signed_headers
 
@@ -127,6 +129,40 @@ def test_a_lease_expires_when_heartbeats_stop(world):
     asyncio.run(app.state.outbox.drain())
     stopped = [e for e in bus.published if e.type == "matinee.playback.stopped"]
     assert stopped and stopped[-1].reason == "expired"
+    assert stopped[-1].duration_s == 600.0  # the asset's, even with no client to ask
+
+
+def test_started_and_stopped_say_how_long_the_title_is(world):
+    client, bus, _, app = world
+    headers = as_account()
+    sid = start(client, headers=headers).json()["session_id"]
+    # The title is remapped while the session plays: the event keeps the played asset's.
+    asyncio.run(bus.publish(ready().model_copy(update={"asset_id": "f" * 16, "duration_s": 9.0})))
+    assert client.post(
+        f"/playback/{sid}/stop", json={"position_s": 570}, headers=headers
+    ).is_success
+    asyncio.run(app.state.outbox.drain())
+    (began,) = [e for e in bus.published if e.type == "matinee.playback.started"]
+    (ended,) = [e for e in bus.published if e.type == "matinee.playback.stopped"]
+    assert began.duration_s == 600.0
+    assert (ended.position_s, ended.duration_s, ended.reason) == (570.0, 600.0, "stopped")
+
+
+def test_the_duration_is_a_compatible_addition_to_version_1():
+    # A body from a playback that predates the field reads as "duration unknown" ...
+    before = b'{"event_id": "e1", "session_id": "s1", "title_id": 7, "position_s": 5.0}'
+    got = Schemas(EVENTS.values()).decode("matinee.playback.stopped", 1, before)
+    assert isinstance(got, PlaybackStopped) and (got.position_s, got.duration_s) == (5.0, 0.0)
+
+    # ... and a consumer that predates it still reads today's body, as version 1.
+    class StoppedBeforeDurations(Event):
+        type = "matinee.playback.stopped"
+        position_s: float = 0.0
+
+    today = PlaybackStopped(session_id="s1", title_id=7, position_s=5.0, duration_s=600.0)
+    old = Schemas([StoppedBeforeDurations]).decode(today.type, PlaybackStopped.version,
+                                                   today.encode())  # fmt: skip
+    assert isinstance(old, StoppedBeforeDurations) and old.position_s == 5.0
 
 
 def test_heartbeats_renew_remember_and_report_switches_and_rebuffers(world):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
+import sqlalchemy as sa
 
 from matinee.platform.storage import Database
 from matinee.services.playback.domain.model import (
@@ -82,3 +84,47 @@ async def test_stop_is_final_and_idempotent(stores):
     with pytest.raises(SessionEnded):
         await store.renew("a", "s1", Heartbeat(10.0), now=1003.0, ttl_s=60, max_streams=1)
     await store.open_session(session("s2"), max_streams=1, now=1004.0)
+
+
+async def test_a_session_keeps_its_assets_duration_to_the_end(stores):
+    one, two = stores
+    await one.open_session(
+        dataclasses.replace(session("s1"), duration_s=5400.0), max_streams=2, now=1000.0
+    )
+    await one.open_session(
+        dataclasses.replace(session("s2"), duration_s=60.0), max_streams=2, now=1000.0
+    )
+    stopped, _ = await two.stop("a", "s1", 5300.0, now=1001.0)
+    assert (stopped.position_s, stopped.duration_s) == (5300.0, 5400.0)
+    (expired,) = await two.expire(2000.0)
+    assert (expired.session_id, expired.duration_s) == ("s2", 60.0)
+
+
+async def test_a_database_from_before_durations_is_upgraded_in_place(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Database("playback", url)
+    assert await old.start(MIGRATIONS[:1])
+    async with old.write() as conn:
+        # The sessions table as version 1 made it, with a session under way.
+        await conn.execute(sa.text("ALTER TABLE sessions DROP COLUMN duration_s"))
+        await conn.execute(
+            sa.text(
+                "INSERT INTO sessions (session_id, account_id, profile_id, title_id, asset_id,"
+                " started_at, lease_expires_at, state) VALUES"
+                " ('s1', 'a', 'p', 1, :asset, 1000, 1060, 'active')"
+            ),
+            {"asset": ASSET.asset_id},
+        )
+    await old.close()
+    db = Database("playback", url)
+    try:
+        assert await db.start(MIGRATIONS)
+        store = SqlPlaybackStore(db)
+        (lapsed,) = await store.expire(2000.0)
+        assert lapsed.session_id == "s1" and lapsed.duration_s == 0.0  # unknown, not wrong
+        fresh = dataclasses.replace(session("s2", now=2000.0), duration_s=60.0)
+        await store.open_session(fresh, max_streams=1, now=2000.0)
+        stopped, _ = await store.stop("a", "s2", 59.0, now=2001.0)
+        assert stopped.duration_s == 60.0
+    finally:
+        await db.close()

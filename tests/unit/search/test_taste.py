@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matinee.services.search.domain.history import Viewing, advance
+from matinee.services.search.domain.history import FINISHED_FRACTION, Viewing, advance
 from matinee.services.search.domain.model import MAX_GENRE_FACTOR, MAX_TITLE_FACTOR
 from matinee.services.search.domain.taste import (
     DAY,
@@ -107,8 +107,10 @@ def test_the_taste_keeps_the_strongest_titles_and_drops_long_gone_ones():
     assert only_old.titles == {}  # a year ago lifts too little to be worth a check
 
 
-def fact(kind: str, at: float, position: float = 0.0, watched: float = 0.0, n: int = 0) -> Viewing:
-    return Viewing(f"e{n}-{at}", "acc", "p1", 2, at, kind == "started", position, watched)
+def fact(
+    kind: str, at: float, position: float = 0.0, watched: float = 0.0, duration: float = 0.0
+) -> Viewing:
+    return Viewing(f"e-{at}", "acc", "p1", 2, at, kind == "started", position, watched, duration)
 
 
 def test_history_rows_add_time_and_follow_the_latest_fact():
@@ -145,3 +147,61 @@ def test_a_restart_from_zero_after_watching_marks_it_finished_until_a_rewatch_st
     # A rewatch stopped part-way: in progress again.
     row = advance(row, fact("stopped", NOW + 40, position=600, watched=600))
     assert not row.finished
+
+
+# --- finished, when playback says how long the title is -------------------------------
+
+FILM = 6000.0  # a 100-minute film: finished from 5400 s on
+
+
+def test_a_stop_at_ninety_percent_of_the_duration_finishes_the_title():
+    assert FINISHED_FRACTION * FILM == 5400
+    short = advance(None, fact("stopped", NOW, position=5399, watched=5399, duration=FILM))
+    assert not short.finished
+    there = advance(None, fact("stopped", NOW, position=5400, watched=5400, duration=FILM))
+    assert there.finished
+    # An expired session reports no watched seconds: the position alone decides.
+    lapsed = advance(None, fact("stopped", NOW, position=5900, watched=0, duration=FILM))
+    assert lapsed.finished and lapsed.watched_s == 0
+    # What the viewer sees: a finished title is lifted as a finished one, not as one to resume.
+    taste = taste_of([there], genres_of, now=NOW)
+    assert taste.titles[2] == pytest.approx(FINISHED_TITLE_FACTOR)
+
+
+def test_with_a_duration_a_restart_is_not_mistaken_for_a_finish():
+    # Stopped part-way, then started again at 0 (another asset, another device's position):
+    # the guess would call it finished; the duration says it is not.
+    part_way = advance(None, fact("stopped", NOW, position=1800, watched=1800, duration=FILM))
+    row = advance(part_way, fact("started", NOW + 10, position=0, duration=FILM))
+    assert not row.finished and row.position_s == 0
+    assert advance(part_way, fact("started", NOW + 10, position=0)).finished  # the guess
+
+
+def test_a_finished_title_stays_finished_through_restarts_until_a_rewatch_stops_part_way():
+    row = advance(None, fact("stopped", NOW, position=5950, watched=5950, duration=FILM))
+    row = advance(row, fact("started", NOW + 10, position=5950, duration=FILM))  # credits again
+    assert row.finished
+    row = advance(row, fact("started", NOW + 20, position=0, duration=FILM))
+    row = advance(row, fact("stopped", NOW + 30, position=0, duration=FILM))
+    assert row.finished and row.position_s == 0
+    row = advance(row, fact("stopped", NOW + 40, position=600, watched=600, duration=FILM))
+    assert not row.finished
+    row = advance(row, fact("stopped", NOW + 50, position=5800, watched=5200, duration=FILM))
+    assert row.finished
+
+
+def test_a_start_with_a_duration_judges_a_stop_that_came_without_one():
+    # The stop came from a playback that sent no duration (0): unknown, so in progress.
+    row = advance(None, fact("stopped", NOW, position=5900, watched=5900))
+    assert not row.finished
+    row = advance(row, fact("started", NOW + 10, position=0, duration=FILM))
+    assert row.finished
+    # Without a duration the old guess still holds, in both directions.
+    row = advance(row, fact("stopped", NOW + 20, position=600, watched=600))
+    assert not row.finished
+
+
+def test_a_late_fact_with_a_duration_changes_nothing_but_the_time():
+    row = advance(None, fact("stopped", NOW, position=1800, watched=1800, duration=FILM))
+    late = advance(row, fact("stopped", NOW - 100, position=5900, watched=300, duration=FILM))
+    assert (late.finished, late.position_s, late.watched_s) == (False, 1800, 2100)

@@ -53,6 +53,27 @@ async def test_starts_and_stops_become_a_row_per_profile_and_title(history):
     assert bus.dead_letters == []  # the other playback events are simply acknowledged
 
 
+async def test_the_duration_playback_sends_decides_what_is_finished(history):
+    bus = InMemoryBus()
+    await follow_viewing(bus, history)
+    at = [datetime.fromtimestamp(T0.timestamp() + s, UTC) for s in (0, 10, 20)]
+    # Title 2 watched into the credits; title 3 stopped at a third, then restarted at 0.
+    await bus.publish(PlaybackStopped(**ids(), position_s=5500.0, watched_s=5500.0,
+                                      duration_s=6000.0, occurred_at=at[0]))  # fmt: skip
+    await bus.publish(PlaybackStopped(**ids(title_id=3), position_s=2000.0, watched_s=2000.0,
+                                      duration_s=6000.0, occurred_at=at[1]))  # fmt: skip
+    await bus.publish(PlaybackStarted(**ids(title_id=3), duration_s=6000.0, occurred_at=at[2]))
+    rows = {r.title_id: r for r in await history.recent("acc-1", "p1", 10)}
+    assert rows[2].finished and (rows[2].position_s, rows[2].watched_s) == (5500.0, 5500.0)
+    assert not rows[3].finished and rows[3].position_s == 0.0
+    # A playback from before the field sends no duration: the restart is guessed finished.
+    older = ids(title_id=4)
+    await bus.publish(PlaybackStopped(**older, position_s=2000.0, occurred_at=at[0]))
+    await bus.publish(PlaybackStarted(**older, occurred_at=at[1]))
+    (guessed,) = [r for r in await history.recent("acc-1", "p1", 10) if r.title_id == 4]
+    assert guessed.finished
+
+
 async def test_an_event_delivered_to_two_instances_counts_once(history):
     one, two = InMemoryBus(), InMemoryBus()
     await follow_viewing(one, history)
@@ -78,6 +99,9 @@ def test_impossible_numbers_count_as_nothing():
     stopped = PlaybackStopped(**ids(), position_s=float("nan"), watched_s=-5.0)
     fact = viewing_of(stopped)
     assert fact is not None and (fact.position_s, fact.watched_s) == (0.0, 0.0)
+    for duration in (float("inf"), -1.0):
+        odd = viewing_of(PlaybackStopped(**ids(), position_s=10.0, duration_s=duration))
+        assert odd is not None and odd.duration_s == 0.0  # unknown: the guess applies
     assert viewing_of(Rebuffered(**ids())) is None
 
 

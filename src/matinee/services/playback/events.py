@@ -21,6 +21,8 @@ __all__ = [
 
 
 class _SessionEvent(Event):
+    """What every playback event names: the session, who plays, what title and asset."""
+
     session_id: str = ""
     account_id: str = ""
     profile_id: str = ""
@@ -40,6 +42,8 @@ class PlaybackStarted(_SessionEvent):
     max_height: int = 0
     initial_bitrate_kbps: float = 0.0
     resume_position_s: float = 0.0
+    # The asset's duration as media announced it; 0 means unknown (added within version 1).
+    duration_s: float = 0.0
 
 
 class PlaybackStopped(_SessionEvent):
@@ -51,6 +55,10 @@ class PlaybackStopped(_SessionEvent):
     reason: str = "stopped"
     position_s: float = 0.0
     watched_s: float = 0.0
+    # The duration of the asset the session played, as of its start: with ``position_s``
+    # it tells how far through the title the viewer got. 0 means unknown (a session
+    # opened before playback recorded durations, or a producer older than this field).
+    duration_s: float = 0.0
 
 
 class Rebuffered(_SessionEvent):

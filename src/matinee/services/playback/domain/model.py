@@ -117,6 +117,9 @@ class Session:
     position_s: float = 0.0
     bitrate_kbps: float = 0.0
     rebuffers: int = 0
+    # The asset's duration when the session opened (0: unknown), so that the ``stopped``
+    # event says how far through the title the viewer got without another read.
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ class PlaybackService:
             asset_id=asset.asset_id,
             started_at=now,
             lease_expires_at=now + self.policy.lease_ttl_s,
+            duration_s=asset.duration_s,
         )
         try:
             await self.store.open_session(session, max_streams=plan.max_streams, now=now)
@@ -141,7 +142,7 @@ class PlaybackService:
         self.publish("started", {
             **self._ids(session), "nodes": [m.node_id for m in hls], "region": region,
             "initial_bitrate_kbps": first, "resume_position_s": started.resume_position_s,
-            "plan": plan.name, "max_height": started.max_height,
+            "plan": plan.name, "max_height": started.max_height, "duration_s": asset.duration_s,
         })  # fmt: skip
         return started
 
@@ -187,7 +188,8 @@ class PlaybackService:
         if ended_now:
             watched = max(0.0, self.clock() - session.started_at)
             self.publish("stopped", {**self._ids(session), "position_s": position_s,
-                                     "reason": "stopped", "watched_s": watched})  # fmt: skip
+                                     "reason": "stopped", "watched_s": watched,
+                                     "duration_s": session.duration_s})  # fmt: skip
         return session
 
     async def expire_stale(self) -> int:
@@ -195,7 +197,8 @@ class PlaybackService:
         expired = await self.store.expire(self.clock())
         for session in expired:
             self.publish("stopped", {**self._ids(session), "position_s": session.position_s,
-                                     "reason": "expired", "watched_s": 0.0})  # fmt: skip
+                                     "reason": "expired", "watched_s": 0.0,
+                                     "duration_s": session.duration_s})  # fmt: skip
         return len(expired)
 
     @staticmethod

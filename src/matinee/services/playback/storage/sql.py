@@ -70,6 +70,8 @@ sessions = sa.Table(
     sa.Column("position_s", sa.Float, nullable=False, server_default="0"),
     sa.Column("bitrate_kbps", sa.Float, nullable=False, server_default="0"),
     sa.Column("rebuffers", sa.Integer, nullable=False, server_default="0"),
+    # Added by migration 2: 0 for sessions opened before it (duration unknown).
+    sa.Column("duration_s", sa.Float, nullable=False, server_default="0"),
     # The lease count of one account, and the sweep of lapsed leases: both index scans.
     sa.Index("ix_sessions_account_live", "account_id", "state", "lease_expires_at"),
     sa.Index("ix_sessions_live", "state", "lease_expires_at"),
@@ -99,7 +101,22 @@ async def _create(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: metadata.create_all(sync))
 
 
-MIGRATIONS = [Migration(1, "assets, titles, sessions with leases, positions, QoE priors", _create)]
+async def _session_durations(conn: AsyncConnection) -> None:
+    # Migration 1 creates the tables from today's ``metadata``, so a database made after
+    # this column was added already has it; only older databases need the ALTER.
+    def columns(sync: sa.Connection) -> set[str]:
+        return {c["name"] for c in sa.inspect(sync).get_columns("sessions")}
+
+    if "duration_s" not in await conn.run_sync(columns):
+        await conn.execute(
+            sa.text("ALTER TABLE sessions ADD COLUMN duration_s FLOAT NOT NULL DEFAULT 0")
+        )
+
+
+MIGRATIONS = [
+    Migration(1, "assets, titles, sessions with leases, positions, QoE priors", _create),
+    Migration(2, "sessions remember their asset's duration", _session_durations),
+]
 
 
 def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
@@ -147,6 +164,7 @@ def _session_of(row: Any) -> Session:
         position_s=row.position_s,
         bitrate_kbps=row.bitrate_kbps,
         rebuffers=row.rebuffers,
+        duration_s=row.duration_s,
     )
 
 
@@ -291,7 +309,7 @@ class SqlPlaybackStore:
                     asset_id=session.asset_id, started_at=session.started_at,
                     lease_expires_at=session.lease_expires_at, state=session.state,
                     position_s=session.position_s, bitrate_kbps=session.bitrate_kbps,
-                    rebuffers=session.rebuffers,
+                    rebuffers=session.rebuffers, duration_s=session.duration_s,
                 )
             )  # fmt: skip
 

@@ -8,7 +8,9 @@ profile's most recent titles (``MAX_TITLES`` rows) and the genres the index know
   watched today counts fully, one from a month ago half, one from a quarter ago an eighth.
 - **Titles.** A title started and not finished gets ``1 + (10 - 1) * w`` (up to
   ``MAX_TITLE_FACTOR``: the one you are halfway through comes first among equals); a
-  finished one ``1 + (3 - 1) * w`` (people rewatch less).
+  finished one ``1 + (3 - 1) * w`` (people rewatch less). Finished: the viewer got past
+  90% of the title's duration (``history.advance``; guessed when playback gave no
+  duration).
 - **Genres.** A title's viewing time is ``max(watched_s, position_s) * w``; a genre's share
   is the time spent on titles of that genre over all the time (titles the index does not
   know are left out of both). Its factor is ``1 + 2 * share``, at most ``MAX_GENRE_FACTOR``.
@@ -63,7 +65,7 @@ class Watched:
     watched_s: float = 0.0  # total seconds watched over every session
     position_s: float = 0.0  # where the last session left it
     last_at: float = 0.0  # Unix time of the latest start or stop
-    finished: bool = False
+    finished: bool = False  # watched to (near) the end: see ``history.advance``
 
 
 def recency(last_at: float, now: float) -> float:

@@ -65,6 +65,8 @@ def viewing_of(event: Event) -> Viewing | None:
         started=started,
         position_s=_seconds(position),
         watched_s=_seconds(watched),
+        # 0 (unknown) from a playback older than the field: advance() then guesses.
+        duration_s=_seconds(event.duration_s),
     )
 
 

@@ -1,0 +1,57 @@
+"""Playback's tables on real PostgreSQL: a database from before durations is upgraded."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from matinee.platform.storage import Database
+from matinee.services.playback.domain.model import Session
+from matinee.services.playback.storage import MIGRATIONS, SqlPlaybackStore
+
+pytestmark = pytest.mark.postgres
+
+
+def session(sid: str, now: float, duration_s: float = 0.0) -> Session:
+    return Session(sid, "a", "p", 1, "0123456789abcdef", now, now + 60, duration_s=duration_s)
+
+
+async def test_sessions_opened_before_the_upgrade_stop_with_an_unknown_duration(postgres_url):
+    old = Database("playback", postgres_url)
+    assert await old.start(MIGRATIONS[:1])
+    async with old.write() as conn:
+        # The sessions table as version 1 made it, with a session under way.
+        await conn.execute(sa.text("ALTER TABLE sessions DROP COLUMN duration_s"))
+        await conn.execute(
+            sa.text(
+                "INSERT INTO sessions (session_id, account_id, profile_id, title_id, asset_id,"
+                " started_at, lease_expires_at, state) VALUES"
+                " ('s1', 'a', 'p', 1, '0123456789abcdef', 1000, 1060, 'active')"
+            )
+        )
+    await old.close()
+    db, again = Database("playback", postgres_url), Database("playback", postgres_url)
+    try:
+        assert await db.start(MIGRATIONS)
+        assert await again.start(MIGRATIONS)  # a second instance: nothing left to apply
+        store = SqlPlaybackStore(db)
+        (lapsed,) = await store.expire(2000.0)
+        assert lapsed.session_id == "s1" and lapsed.duration_s == 0.0
+        await store.open_session(session("s2", 2000.0, 5400.0), max_streams=1, now=2000.0)
+        stopped, _ = await SqlPlaybackStore(again).stop("a", "s2", 5300.0, now=2001.0)
+        assert (stopped.position_s, stopped.duration_s) == (5300.0, 5400.0)
+    finally:
+        await db.close()
+        await again.close()
+
+
+async def test_a_new_database_has_durations_from_the_start(postgres_url):
+    db = Database("playback", postgres_url)
+    try:
+        assert await db.start(MIGRATIONS)
+        store = SqlPlaybackStore(db)
+        await store.open_session(session("s1", 1000.0, 60.0), max_streams=1, now=1000.0)
+        (expired,) = await store.expire(2000.0)
+        assert expired.duration_s == 60.0
+    finally:
+        await db.close()
