@@ -6,7 +6,7 @@ default ``./.matinee``). Commands live in one table, ``COMMANDS``; a later one
 
 | command | does |
 |---|---|
-| ``matinee up [--detach]`` | start NATS, the registry and every service; wait until all are UP |
+| ``matinee up [--detach]`` | start NATS, the registries and every service; wait until all are UP |
 | ``matinee status [--json]`` | every instance: service, id, status, version, url, pid, restarts |
 | ``matinee logs [SERVICE] [-f]`` | the instances' logs, prefixed by instance |
 | ``matinee scale SERVICE N`` | converge to N instances of SERVICE |
@@ -33,6 +33,7 @@ from matinee.services.media.cli import configure_ingest, run_ingest
 from matinee.services.playback.cli import configure_play, run_play
 from matinee.supervisor import (
     DEFAULT_GATEWAY_PORT,
+    DEFAULT_REGISTRIES,
     DEFAULT_REGISTRY_PORT,
     ControlTimeout,
     FleetLock,
@@ -46,9 +47,11 @@ from matinee.supervisor import (
     lock_holder,
     plan_fleet,
     read_json,
+    registry_base_url,
     send_request,
     serve,
 )
+from matinee.supervisor.plan import MAX_REGISTRIES
 from matinee.supervisor.seeding import wait_for_seed
 
 __all__ = ["COMMANDS", "Command", "main", "register"]
@@ -79,14 +82,31 @@ def _err(message: str) -> None:
     _say(f"matinee: {message}", sys.stderr)
 
 
-def _env_port(name: str, default: int) -> int:
+def _env(name: str, parse: Callable[[str], int], default: int) -> int:
+    """Return the environment's ``name`` parsed like its flag, or ``default`` when unset."""
     raw = os.environ.get(name, "")
     if not raw:
         return default
     try:
-        return _port(raw)
+        return parse(raw)
     except argparse.ArgumentTypeError as exc:
         raise SystemExit(f"matinee: {name}={raw!r}: {exc}") from None
+
+
+def _registries(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_REGISTRIES:
+        raise argparse.ArgumentTypeError(f"a fleet runs from 1 to {MAX_REGISTRIES} registries")
+    return value
+
+
+def _registry_roots(registry_url: str) -> str:
+    """Return the registries' root URLs for people: ``http://127.0.0.1:8761, ...``."""
+    urls = [registry_base_url(u) for u in registry_url.split(",") if u.strip()]
+    return ", ".join(urls)
 
 
 def _port(raw: str) -> int:
@@ -131,14 +151,21 @@ def _configure_up(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gateway-port",
         type=_port,
-        default=_env_port("MATINEE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+        default=_env("MATINEE_GATEWAY_PORT", _port, DEFAULT_GATEWAY_PORT),
         help="gateway port (MATINEE_GATEWAY_PORT, default 8080); a taken one moves aside",
     )
     parser.add_argument(
         "--registry-port",
         type=_port,
-        default=_env_port("MATINEE_REGISTRY_PORT", DEFAULT_REGISTRY_PORT),
-        help="registry port (MATINEE_REGISTRY_PORT, default 8761); a taken one moves aside",
+        default=_env("MATINEE_REGISTRY_PORT", _port, DEFAULT_REGISTRY_PORT),
+        help="first registry's port (MATINEE_REGISTRY_PORT, default 8761; its peers take the"
+        " ports after it); a taken one moves aside",
+    )
+    parser.add_argument(
+        "--registries",
+        type=_registries,
+        default=_env("MATINEE_REGISTRIES", _registries, DEFAULT_REGISTRIES),
+        help=f"registry peers to run (MATINEE_REGISTRIES, default {DEFAULT_REGISTRIES})",
     )
     parser.add_argument(
         "--timeout", type=float, default=90.0, help="with --detach: seconds to wait for UP"
@@ -166,6 +193,7 @@ def _run_up(args: argparse.Namespace) -> int:
             discover_services(),
             gateway_port=args.gateway_port,
             registry_port=args.registry_port,
+            registries=args.registries,
         )
     except BaseException:
         lock.release()
@@ -174,7 +202,7 @@ def _run_up(args: argparse.Namespace) -> int:
         _say(f"starting the fleet on {paths.data_dir} (Ctrl-C stops it)")
         if plan.gateway_url:
             _say(f"  gateway   {plan.gateway_url}")
-        _say(f"  registry  {plan.registry_url.removesuffix('/eureka')}")
+        _say(f"  registry  {_registry_roots(plan.registry_url)}")
     return serve(plan, lock)
 
 
@@ -196,6 +224,8 @@ def _detach(args: argparse.Namespace, paths: FleetPaths) -> int:
         str(args.gateway_port),
         "--registry-port",
         str(args.registry_port),
+        "--registries",
+        str(args.registries),
     ]
     with open(paths.supervisor_log, "ab") as log:
         child = subprocess.Popen(
@@ -266,7 +296,7 @@ def _summary(paths: FleetPaths, state: dict[str, Any]) -> None:
     _say(f"Matinee is up: {count} instances in {took:.1f} s (supervisor pid {state['pid']})")
     if state.get("gateway_url"):
         _say(f"  gateway   {state['gateway_url']}")
-    _say(f"  registry  {str(state.get('registry_url', '')).removesuffix('/eureka')}")
+    _say(f"  registry  {_registry_roots(str(state.get('registry_url', '')))}")
     _say(f"  nats      {state.get('nats_url', '')}")
     _say(f"  data      {paths.data_dir}")
     _say("`matinee status` lists the instances, `matinee logs -f` follows them,")
@@ -301,7 +331,9 @@ def _run_status(args: argparse.Namespace) -> int:
     try:
         registered = fetch_registered(registry_url) if registry_url else None
     except OSError as exc:
-        _err(f"the registry at {registry_url} is not answering ({exc}); showing the last known")
+        roots = _registry_roots(registry_url)
+        who = f"the registries at {roots} are" if "," in roots else f"the registry at {roots} is"
+        _err(f"{who} not answering ({exc}); showing the last known")
         registered = None
     rows = fleet_rows(state, registered)
     if args.json:
@@ -311,7 +343,7 @@ def _run_status(args: argparse.Namespace) -> int:
         f"fleet on {paths.data_dir}: {state.get('phase', '?')} (supervisor pid {state.get('pid')})"
     )
     if state.get("gateway_url"):
-        _say(f"gateway {state['gateway_url']}   registry {registry_url.removesuffix('/eureka')}")
+        _say(f"gateway {state['gateway_url']}   registry {_registry_roots(registry_url)}")
     _say("")
     _say(format_table(rows))
     return 0

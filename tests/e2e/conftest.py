@@ -6,6 +6,7 @@ real CLI on free ports and always brought down (and any leftover killed) after.
 | usage | gives |
 |---|---|
 | ``fleet.gateway_url``, ``fleet.registry_url`` | ``http://127.0.0.1:P`` (``.../eureka``) |
+| ``fleet.registry_urls`` | every registry peer's Eureka URL (``registry_url`` is the first) |
 | ``fleet.status()`` | ``matinee status --json``, parsed |
 | ``fleet.wait_for(lambda rows: ...)`` | the rows once the predicate holds (or a failure) |
 | ``fleet.cli("scale", "catalog", "3")`` | a finished ``matinee`` run on this data dir |
@@ -43,8 +44,13 @@ class Fleet:
 
     data_dir: Path
     gateway_url: str
-    registry_url: str
+    registry_urls: list[str]
     up: subprocess.CompletedProcess[str]
+
+    @property
+    def registry_url(self) -> str:
+        """Return the first registry's Eureka URL (the one clients prefer)."""
+        return self.registry_urls[0] if self.registry_urls else ""
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``matinee ARGS --data-dir <this fleet>`` and return the finished process."""
@@ -106,7 +112,7 @@ def start_fleet(data_dir: Path, gateway_port: int, registry_port: int) -> Fleet:
     fleet = Fleet(
         data_dir=data_dir,
         gateway_url=str(state.get("gateway_url") or ""),
-        registry_url=str(state.get("registry_url") or ""),
+        registry_urls=[str(u) for u in state.get("registry_urls") or []],
         up=up,
     )
     if up.returncode != 0:

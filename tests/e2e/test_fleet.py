@@ -46,16 +46,27 @@ def test_up_detach_brings_every_instance_up(fleet: Fleet) -> None:
     services = {row["service"] for row in rows}
     for spec in discover_services():
         assert spec.name in services
-        if spec.on_play_path and spec.name != "registry":
+        if spec.on_play_path:
             assert sum(r["service"] == spec.name for r in rows) >= 2
+    # Two registry peers, on their own ports, each listed (by the other's replication too).
+    registries = sorted(
+        (r for r in rows if r["service"] == "registry"), key=lambda r: r["instance_id"]
+    )
+    assert [r["instance_id"] for r in registries] == ["registry-1", "registry-2"]
+    assert [r["url"] + "/eureka" for r in registries] == fleet.registry_urls
     assert "nats" in services  # the fleet's own nats-server, not the system one
 
 
 def test_registry_and_gateway_answer_where_up_said(fleet: Fleet) -> None:
-    status, body = _get(fleet.registry_url + "/apps")
-    assert status == 200
-    names = {app["name"].lower() for app in json.loads(body)["applications"]["application"]}
-    assert {"registry", "catalog", "gateway"} <= names
+    assert len(fleet.registry_urls) == 2
+    listed = []
+    for url in fleet.registry_urls:
+        status, body = _get(url + "/apps")
+        assert status == 200
+        apps = json.loads(body)["applications"]["application"]
+        assert {"registry", "catalog", "gateway"} <= {app["name"].lower() for app in apps}
+        listed.append({i["instanceId"] for app in apps for i in app["instance"]})
+    assert listed[0] == listed[1]  # peers: both hold the whole fleet
     assert _get(fleet.gateway_url + "/healthz")[0] == 200
 
 

@@ -60,6 +60,19 @@ def test_ports_come_from_flags_or_the_environment(monkeypatch: pytest.MonkeyPatc
         cli.build_parser()
 
 
+def test_the_number_of_registry_peers_comes_from_a_flag_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MATINEE_REGISTRIES", raising=False)
+    assert cli.build_parser().parse_args(["up"]).registries == 2
+    assert cli.build_parser().parse_args(["up", "--registries", "3"]).registries == 3
+    monkeypatch.setenv("MATINEE_REGISTRIES", "1")
+    assert cli.build_parser().parse_args(["up"]).registries == 1
+    monkeypatch.setenv("MATINEE_REGISTRIES", "9")
+    with pytest.raises(SystemExit, match="MATINEE_REGISTRIES"):
+        cli.build_parser()
+
+
 def test_bad_arguments_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["scale", "catalog", "-1"], ["up", "--gateway-port", "70000"], ["nope"]):
         with pytest.raises(SystemExit) as exited:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from matinee.platform.discovery import (
+    Failover,
     Instance,
     RegistryDiscovery,
     StaticDiscovery,
@@ -15,6 +16,7 @@ from matinee.platform.discovery import (
     apps_hashcode,
     eureka_registration,
     parse_applications,
+    split_registry_urls,
 )
 from matinee.platform.http import Response
 from tests.fakes_registry import RegistryTransport
@@ -181,3 +183,129 @@ def test_registration_round_trips_through_eureka_documents() -> None:
 def test_static_discovery() -> None:
     d = StaticDiscovery([inst(1), inst(2, status=Status.DOWN)])
     assert [i.instance_id for i in d.instances("CATALOG")] == ["catalog-1"]
+
+
+# --- several registries: failover and failback -------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Peers:
+    """Two scripted registries behind one transport, told apart by host."""
+
+    def __init__(self) -> None:
+        self.a, self.b = ScriptedRegistry(), ScriptedRegistry()
+        self.calls: list[str] = []
+
+    async def send(self, method: str, url: str, **kw: Any) -> Response:
+        host = url.split("//", 1)[1].split("/", 1)[0]
+        self.calls.append(host)
+        return await (self.a if host == "a:8761" else self.b).send(method, url, **kw)
+
+
+def two_registries(peers: Peers, clock: Clock) -> RegistryDiscovery:
+    return RegistryDiscovery(
+        "http://a:8761/eureka, http://b:8762/eureka/",
+        transport=peers,
+        background=False,
+        clock=clock,
+        failback_after=30.0,
+    )
+
+
+def test_registry_urls_are_split_like_eurekas_default_zone() -> None:
+    assert split_registry_urls(" http://a/eureka/ ,http://b/eureka,,http://a/eureka") == (
+        "http://a/eureka",
+        "http://b/eureka",
+    )
+    d = RegistryDiscovery("http://a/eureka,http://b/eureka", background=False)
+    assert d.registry_urls == ("http://a/eureka", "http://b/eureka")
+    assert d.registry_url == "http://a/eureka"
+
+
+async def test_a_dead_first_registry_fails_over_to_the_next() -> None:
+    peers, clock = Peers(), Clock()
+    peers.b.full = [inst(7)]
+    peers.a.down = True
+    d = two_registries(peers, clock)
+    await d.start(inst(1))
+    assert d.registered and "catalog-1" in peers.b.known
+    assert [i.instance_id for i in d.instances("catalog")] == ["catalog-7"]
+    assert d.registry_url == "http://b:8762/eureka"
+    # Once moved, calls go to b directly: a dead a costs nothing per call.
+    peers.calls.clear()
+    assert await d.renew()
+    assert await d.refresh()
+    assert peers.calls == ["b:8762", "b:8762"]
+
+
+async def test_a_registry_that_times_out_fails_over_too() -> None:
+    peers, clock = Peers(), Clock()
+    peers.a.full = [inst(1)]
+    peers.b.full = [inst(1), inst(2)]
+    d = two_registries(peers, clock)
+    await d.start(None)
+    assert len(d.instances("catalog")) == 1
+    peers.a.down, peers.a.failure = True, TimeoutError()
+    assert await d.refresh()
+    # The move fetched b's whole registry: a's delta log is not b's.
+    assert len(d.instances("catalog")) == 2
+    assert ("GET", "http://b:8762/eureka/apps") in peers.b.calls
+
+
+async def test_the_first_registry_is_tried_again_after_failback_after() -> None:
+    peers, clock = Peers(), Clock()
+    peers.a.down = True
+    d = two_registries(peers, clock)
+    await d.start(inst(1))
+    assert d.registry_url == "http://b:8762/eureka"
+    peers.a.down = False
+    clock.now += 10
+    await d.renew()
+    assert d.registry_url == "http://b:8762/eureka"  # not yet
+    clock.now += 25
+    await d.renew()  # a does not know us yet (404): the client registers with it
+    assert d.registry_url == "http://a:8761/eureka"
+    assert "catalog-1" in peers.a.known
+
+
+async def test_a_first_registry_still_down_at_failback_is_left_for_another_interval() -> None:
+    peers, clock = Peers(), Clock()
+    peers.a.down = True
+    d = two_registries(peers, clock)
+    await d.start(inst(1))
+    clock.now += 31
+    peers.calls.clear()
+    assert await d.renew()
+    assert peers.calls == ["a:8761", "b:8762"]  # one look at a, then b
+    peers.calls.clear()
+    assert await d.renew()
+    assert peers.calls == ["b:8762"]
+
+
+async def test_when_no_registry_answers_the_copy_stays() -> None:
+    peers, clock = Peers(), Clock()
+    peers.a.full = [inst(1)]
+    d = two_registries(peers, clock)
+    await d.start(None)
+    peers.a.down = peers.b.down = True
+    assert not await d.refresh()
+    assert [i.instance_id for i in d.instances("catalog")] == ["catalog-1"]
+
+
+def test_failover_order() -> None:
+    clock = Clock()
+    f = Failover(("a", "b", "c"), failback_after=5.0, clock=clock)
+    assert f.order() == [0, 1, 2]
+    assert f.answered(2) and f.current == "c"
+    assert f.order() == [2, 0, 1]
+    clock.now += 5
+    assert f.order() == [0, 2, 1]  # failback: the first one again
+    assert f.order() == [2, 0, 1]  # and not again until another interval passed
+    assert f.answered(0) and not f.answered(0)

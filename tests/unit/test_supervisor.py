@@ -100,19 +100,30 @@ def _plan(tmp_path: Path) -> FleetPlan:
     def svc(name: str, n: int, **kw: object) -> ServicePlan:
         return ServicePlan(name=name, argv=["run", name], instances=n, **kw)  # type: ignore[arg-type]
 
+    first, second = REGISTRIES
     return FleetPlan(
         paths=FleetPaths.of(tmp_path / "data"),
-        registry_url="http://127.0.0.1:8761/eureka",
+        registry_url=f"{first},{second}",
         gateway_url="http://127.0.0.1:8080",
         nats_url="nats://127.0.0.1:4999",
         services=[
             svc("nats", 1, port=4999, registers=False, scalable=False),
-            svc("registry", 1, port=8761, scalable=False),
+            svc(
+                "registry",
+                2,
+                port=8761,
+                scalable=False,
+                slot_ports=(8761, 8762),
+                slot_env=({"MATINEE_REGISTRY_PEERS": second}, {"MATINEE_REGISTRY_PEERS": first}),
+            ),
             svc("catalog", 2),
             svc("gateway", 2, port=8080),
         ],
-        env={"MATINEE_REGISTRY_URL": "http://127.0.0.1:8761/eureka"},
+        env={"MATINEE_REGISTRY_URL": f"{first},{second}"},
     )
+
+
+REGISTRIES = ("http://127.0.0.1:8761/eureka", "http://127.0.0.1:8762/eureka")
 
 
 @pytest.fixture
@@ -139,14 +150,41 @@ def test_every_instance_starts_with_its_port_id_and_log(
 ) -> None:
     sup, launcher, _ = fleet
     ids = sorted(p.spec.instance_id for p in launcher.procs)
-    assert ids == ["catalog-1", "catalog-2", "gateway-1", "gateway-2", "nats-1", "registry-1"]
+    assert ids == [
+        "catalog-1", "catalog-2", "gateway-1", "gateway-2", "nats-1", "registry-1", "registry-2"
+    ]  # fmt: skip
     gateway = next(p for p in launcher.procs if p.spec.instance_id == "gateway-2")
     assert gateway.spec.env["MATINEE_PORT"] == "8080"
     assert gateway.spec.env["MATINEE_INSTANCE_ID"] == "gateway-2"
-    assert gateway.spec.env["MATINEE_REGISTRY_URL"] == "http://127.0.0.1:8761/eureka"
+    assert gateway.spec.env["MATINEE_REGISTRY_URL"] == ",".join(REGISTRIES)
+    assert "MATINEE_REGISTRY_PEERS" not in gateway.spec.env
     catalog = next(p for p in launcher.procs if p.spec.instance_id == "catalog-1")
     assert catalog.spec.env["MATINEE_PORT"] == "0"
     assert catalog.spec.log_path == sup.plan.paths.logs / "catalog" / "catalog-1.log"
+
+
+def test_each_registry_peer_gets_its_own_port_and_the_other_as_peer(
+    fleet: tuple[Supervisor, FakeLauncher, Clock],
+) -> None:
+    sup, launcher, clock = fleet
+    by_id = {p.spec.instance_id: p for p in launcher.running("registry")}
+    assert by_id["registry-1"].spec.env["MATINEE_PORT"] == "8761"
+    assert by_id["registry-1"].spec.env["MATINEE_REGISTRY_PEERS"] == REGISTRIES[1]
+    assert by_id["registry-2"].spec.env["MATINEE_PORT"] == "8762"
+    assert by_id["registry-2"].spec.env["MATINEE_REGISTRY_PEERS"] == REGISTRIES[0]
+    # A killed peer comes back where the others (and every client) expect it.
+    by_id["registry-2"].code = -9
+    sup.reconcile()
+    clock.now += 1
+    sup.reconcile()
+    again = next(p for p in launcher.running("registry") if p.spec.instance_id == "registry-2")
+    assert again is not by_id["registry-2"]
+    assert again.spec.env["MATINEE_PORT"] == "8762"
+    assert again.spec.env["MATINEE_REGISTRY_PEERS"] == REGISTRIES[0]
+    state = read_json(sup.plan.paths.state)
+    assert state["registry_urls"] == list(REGISTRIES)
+    ports = {i["instance_id"]: i["port"] for i in state["instances"]}
+    assert (ports["registry-1"], ports["registry-2"]) == (8761, 8762)
 
 
 def test_a_dead_instance_is_restarted_after_a_growing_backoff(
@@ -321,7 +359,7 @@ def test_shutdown_stops_services_then_registry_then_nats(
         proc.send_signal = record  # type: ignore[method-assign]
     asyncio.run(sup.shutdown())
     assert set(order[:4]) == {"catalog-1", "catalog-2", "gateway-1", "gateway-2"}
-    assert order[4:] == ["registry-1", "nats-1"]
+    assert order[4:] == ["registry-1", "registry-2", "nats-1"]
     assert not launcher.running()
     state = read_json(sup.plan.paths.state)
     assert state["phase"] == "stopped"
@@ -348,5 +386,5 @@ def test_run_starts_in_order_reports_ready_and_stops_on_request(tmp_path: Path) 
 
     asyncio.run(scenario())
     started = [p.spec.instance_id for p in launcher.procs]
-    assert started[:2] == ["nats-1", "registry-1"]
+    assert started[:3] == ["nats-1", "registry-1", "registry-2"]
     assert not launcher.running()

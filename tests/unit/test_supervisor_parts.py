@@ -12,6 +12,8 @@ from matinee.supervisor import (
     FleetLocked,
     FleetPaths,
     PortChoice,
+    Registered,
+    fetch_registered,
     fleet_rows,
     format_table,
     lock_holder,
@@ -38,15 +40,23 @@ def test_plan_uses_the_well_known_ports_when_free(tmp_path: Path) -> None:
     plan = plan_fleet(
         FleetPaths.of(tmp_path), SPECS, environ={}, choose=_choose_taken(), pick_free=lambda: 4321
     )
-    assert plan.registry_url == "http://127.0.0.1:8761/eureka"
+    first, second = "http://127.0.0.1:8761/eureka", "http://127.0.0.1:8762/eureka"
+    assert plan.registry_url == f"{first},{second}"
+    assert plan.registry_urls == (first, second)
     assert plan.gateway_url == "http://127.0.0.1:8080"
     assert plan.nats_url == "nats://127.0.0.1:4321"
     assert plan.warnings == []
     assert [s.name for s in plan.services] == ["nats", "registry", "catalog", "gateway", "search"]
     counts = {s.name: s.instances for s in plan.services}
-    # The play path runs at least two instances; the registry exactly one.
-    assert counts == {"nats": 1, "registry": 1, "catalog": 2, "gateway": 2, "search": 1}
+    # The play path runs at least two instances; the registry two peers.
+    assert counts == {"nats": 1, "registry": 2, "catalog": 2, "gateway": 2, "search": 1}
+    # Every instance is told of both registries; each registry of the other one.
     assert plan.env["MATINEE_REGISTRY_URL"] == plan.registry_url
+    registry = plan.service("registry")
+    assert registry is not None and not registry.scalable
+    assert (registry.port_of(1), registry.port_of(2)) == (8761, 8762)
+    assert registry.env_of(1) == {"MATINEE_REGISTRY_PEERS": second}
+    assert registry.env_of(2) == {"MATINEE_REGISTRY_PEERS": first}
     assert plan.env["MATINEE_NATS_URL"] == plan.nats_url
     assert plan.env["MATINEE_DATA_DIR"] == str(tmp_path.resolve())
     assert "--jetstream" in " ".join(plan.services[0].argv) or "-js" in plan.services[0].argv
@@ -62,11 +72,29 @@ def test_a_taken_port_moves_aside_with_a_warning(tmp_path: Path) -> None:
         choose=_choose_taken(9761, 9080),
         pick_free=lambda: 4321,
     )
-    assert plan.registry_url == "http://127.0.0.1:40761/eureka"
+    # The first registry moved aside; its peer's port (9762) was free.
+    assert plan.registry_urls == ("http://127.0.0.1:40761/eureka", "http://127.0.0.1:9762/eureka")
     assert plan.gateway_url == "http://127.0.0.1:40080"
     assert plan.service("gateway").port == 40080  # type: ignore[union-attr]
     assert len(plan.warnings) == 2
     assert "port 9761 for registry is taken" in plan.warnings[0]
+    assert plan.service("registry").env_of(2) == {  # type: ignore[union-attr]
+        "MATINEE_REGISTRY_PEERS": "http://127.0.0.1:40761/eureka"
+    }
+
+
+def test_a_taken_peer_port_moves_aside_too_and_one_registry_is_possible(tmp_path: Path) -> None:
+    plan = plan_fleet(
+        FleetPaths.of(tmp_path), SPECS, environ={}, choose=_choose_taken(8762), pick_free=lambda: 1
+    )
+    assert plan.registry_urls == ("http://127.0.0.1:8761/eureka", "http://127.0.0.1:40762/eureka")
+    assert "registry-2 listens on 40762" in plan.warnings[0]
+    single = plan_fleet(
+        FleetPaths.of(tmp_path), SPECS, registries=1, environ={}, choose=_choose_taken(),
+        pick_free=lambda: 1,
+    )  # fmt: skip
+    assert single.registry_url == "http://127.0.0.1:8761/eureka"
+    assert single.service("registry").env_of(1) == {"MATINEE_REGISTRY_PEERS": ""}  # type: ignore[union-attr]
 
 
 def test_an_external_nats_is_used_instead_of_starting_one(tmp_path: Path) -> None:
@@ -204,3 +232,45 @@ def test_a_lease_left_by_the_previous_process_shows_as_starting() -> None:
     }
     [row] = [r for r in fleet_rows(STATE, parse_apps(doc)) if r["instance_id"] == "catalog-1"]
     assert row["status"] == "STARTING"  # supervisor says pid 11, the lease says 999
+
+
+def test_the_supervisors_view_fails_over_between_registries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matinee.platform.discovery import Failover
+    from matinee.supervisor import registry_view
+
+    asked: list[str] = []
+    down = {"http://a/eureka"}
+
+    def fetch_one(url: str, timeout: float) -> list[Registered]:
+        asked.append(url)
+        if url in down:
+            raise OSError("connection refused")
+        return [Registered("catalog", f"from-{url[7]}", "UP", "", 1, "", "", 0)]
+
+    monkeypatch.setattr(registry_view, "_fetch_one", fetch_one)
+    both = "http://a/eureka,http://b/eureka"
+    assert [r.instance_id for r in fetch_registered(both)] == ["from-b"]
+    # Given a Failover (as LiveProbe keeps one), the registry that answered goes first.
+    failover = Failover(("http://a/eureka", "http://b/eureka"))
+    fetch_registered(both, failover=failover)
+    asked.clear()
+    fetch_registered(both, failover=failover)
+    assert asked == ["http://b/eureka"]
+    down.add("http://b/eureka")
+    with pytest.raises(OSError):
+        fetch_registered(both)
+
+
+def test_the_fleet_waits_for_every_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from matinee.supervisor import core
+
+    healthy = {"http://a"}
+    monkeypatch.setattr(core, "is_healthy", lambda base: base in healthy)
+    probe = core.LiveProbe("http://a/eureka,http://b/eureka")
+    assert asyncio.run(probe.registry_healthy()) is False
+    healthy.add("http://b")
+    assert asyncio.run(probe.registry_healthy()) is True

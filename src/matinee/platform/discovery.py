@@ -12,6 +12,12 @@
 | ``await d.stop()`` | cancels the registration (best effort) and stops the tasks |
 | ``StaticDiscovery([inst, ...])`` | a fixed set, for tests and registry-less runs |
 | ``RegistryDiscovery(url, transport=fake)`` | tests: any ``matinee.platform.http.Transport`` |
+| ``RegistryDiscovery("http://a/eureka,http://b/eureka")`` | several registries: fails over |
+| ``split_registry_urls("http://a/eureka, http://b/eureka")`` | ``("http://a/eureka", ...)`` |
+
+Several registry URLs (Eureka's ``defaultZone`` style, comma-separated) name peers
+that replicate to each other: a client talks to one, moves to the next when it does
+not answer, and tries the first again after ``failback_after`` seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Discovery",
+    "Failover",
     "Instance",
     "RegistryDiscovery",
     "Resolver",
@@ -44,6 +51,7 @@ __all__ = [
     "instance_documents",
     "parse_applications",
     "parse_instance",
+    "split_registry_urls",
 ]
 
 log = logging.getLogger("matinee.discovery")
@@ -76,6 +84,72 @@ _UP_ONLY: tuple[Instance, ...] = ()
 _MIN_REFRESH_GAP = 0.5
 # Seconds after start during which a client refreshes every 0.5 s instead.
 _WARMUP = 15.0
+
+
+def split_registry_urls(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Return the registry URLs in ``value`` (comma-separated or a sequence), in order."""
+    parts = value.split(",") if isinstance(value, str) else value
+    urls: list[str] = []
+    for part in parts:
+        url = part.strip().rstrip("/")
+        if url and url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+class Failover:
+    """Which of several registry URLs to try, in what order.
+
+    The URL that answered last goes first, the others after it in their given order;
+    once ``failback_after`` seconds have passed on another one, the first URL is tried
+    first again (it is the preferred one: the nearest, or the one everybody uses).
+
+    | usage | effect |
+    |---|---|
+    | ``f = Failover(("http://a/eureka", "http://b/eureka"))`` | prefers ``a`` |
+    | ``for i in f.order(): ...`` | indexes to try, best first |
+    | ``f.answered(i)`` | ``i`` becomes current; ``True`` when that is a switch |
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        failback_after: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not urls:
+            raise ValueError("at least one registry URL is needed")
+        self.urls = tuple(urls)
+        self.failback_after = failback_after
+        self._clock = clock
+        self._current = 0
+        self._since = clock()
+
+    @property
+    def current(self) -> str:
+        """Return the URL in use now."""
+        return self.urls[self._current]
+
+    def order(self) -> list[int]:
+        """Return the indexes of the URLs to try, best first."""
+        current = self._current
+        rest = [i for i in range(len(self.urls)) if i != current]
+        now = self._clock()
+        if current != 0 and now - self._since >= self.failback_after:
+            # Time to see whether the preferred registry is back; if it is not, the
+            # next look is another full interval away (a hung one costs a timeout).
+            self._since = now
+            return [0, current, *(i for i in rest if i != 0)]
+        return [current, *rest]
+
+    def answered(self, index: int) -> bool:
+        """Record that ``urls[index]`` answered; return whether it replaced another."""
+        if index == self._current:
+            return False
+        self._current = index
+        self._since = self._clock()
+        return True
 
 
 def eureka_registration(
@@ -239,11 +313,13 @@ class RegistryDiscovery:
 
     Resolution never touches the network: ``instances()`` reads a dict of tuples
     rebuilt after each refresh. While the registry is down the last copy stays.
+    Given several registry URLs, every call goes to the one that answered last and
+    moves on to the next when it does not answer (see :class:`Failover`).
     """
 
     def __init__(
         self,
-        registry_url: str,
+        registry_url: str | Sequence[str],
         *,
         fetch_interval: float = 5.0,
         renewal_interval: float = 30.0,
@@ -254,8 +330,11 @@ class RegistryDiscovery:
         background: bool = True,
         full_fetch_every: int = 12,
         delta_horizon: float = 90.0,
+        failback_after: float = 30.0,
     ) -> None:
-        self.registry_url = registry_url.rstrip("/")
+        # An empty setting still makes a client: one that never reaches a registry.
+        self.registry_urls = split_registry_urls(registry_url) or ("",)
+        self._failover = Failover(self.registry_urls, failback_after=failback_after, clock=clock)
         self.fetch_interval = fetch_interval
         self.renewal_interval = renewal_interval
         self.lease_duration = lease_duration
@@ -280,6 +359,9 @@ class RegistryDiscovery:
         self._last_ok: float | None = None
         self._refreshes = 0
         self._reachable = True
+        # Set when calls moved to another registry: its delta log is not the one we
+        # followed, so the next refresh fetches everything.
+        self._moved = False
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh_soon = asyncio.Event()
 
@@ -290,9 +372,15 @@ class RegistryDiscovery:
             "fetch_interval": settings.registry_fetch_interval,
             "renewal_interval": settings.lease_renewal_interval,
             "lease_duration": settings.lease_duration,
+            "failback_after": settings.registry_failback_after,
         }
         options.update(overrides)
         return cls(settings.registry_url, **options)
+
+    @property
+    def registry_url(self) -> str:
+        """Return the registry URL calls go to now."""
+        return self._failover.current
 
     # -- Resolver --------------------------------------------------------------
 
@@ -408,7 +496,8 @@ class RegistryDiscovery:
         self._refreshes += 1
         last = self._last_ok
         stale = last is None or self._clock() - last > self._delta_horizon
-        if not self._have_copy or stale or self._refreshes % self._full_every == 0:
+        moved, self._moved = self._moved, False
+        if not self._have_copy or stale or moved or self._refreshes % self._full_every == 0:
             return await self.fetch_full()
         return await self.fetch_delta()
 
@@ -514,14 +603,43 @@ class RegistryDiscovery:
         headers: Mapping[str, str] | None = None,
         time_limit: float | None = None,
     ) -> Response:
-        # Raises TimeoutError, or TransportError (an OSError) when the registry is unreachable.
-        return await self._transport.send(
-            method,
-            self.registry_url + path,
-            headers=headers or _NO_HEADERS,
-            body=body,
-            timeout=time_limit or self.request_timeout,
-        )
+        # Raises TimeoutError, or TransportError (an OSError) when no registry is reachable.
+        failover = self._failover
+        failure: OSError | TimeoutError | None = None
+        answer: Response | None = None
+        for index in failover.order():
+            try:
+                reply = await self._transport.send(
+                    method,
+                    failover.urls[index] + path,
+                    headers=headers or _NO_HEADERS,
+                    body=body,
+                    timeout=time_limit or self.request_timeout,
+                )
+            except (OSError, TimeoutError) as exc:
+                failure = exc
+                continue
+            if reply.status >= 500 and len(failover.urls) > 1:
+                answer = answer or reply  # a registry in trouble: another may do better
+                continue
+            self._answered(index)
+            return reply
+        if answer is not None:
+            return answer
+        assert failure is not None
+        raise failure
+
+    def _answered(self, index: int) -> None:
+        previous = self._failover.current
+        if self._failover.answered(index):
+            self._moved = True
+            self._etag = ""
+            if index == 0:
+                log.info("back to the first registry, %s", self._failover.current)
+            else:
+                log.warning(
+                    "registry at %s did not answer; using %s", previous, self._failover.current
+                )
 
     def _mark_ok(self) -> None:
         self._last_ok = self._clock()
@@ -534,7 +652,7 @@ class RegistryDiscovery:
         if self._reachable:
             log.warning(
                 "registry unreachable at %s (%s); resolving from the last known copy",
-                self.registry_url,
+                ", ".join(self.registry_urls),
                 exc or type(exc).__name__,
             )
             self._reachable = False

@@ -6,7 +6,7 @@ subclassing :class:`ServiceSettings`.
 
 | usage | reads |
 |---|---|
-| ``ServiceSettings()`` | ``MATINEE_DATA_DIR``, ``MATINEE_REGISTRY_URL``, ... |
+| ``ServiceSettings()`` | ``MATINEE_DATA_DIR``, ``MATINEE_REGISTRY_URL`` (one or more), ... |
 | ``CatalogSettings()`` | the above plus ``MATINEE_CATALOG_DATABASE_URL`` |
 """
 
@@ -52,7 +52,10 @@ class ServiceSettings(BaseSettings):
     version: str = "0.1.0"
     region: str = "local-1"
     zone: str = "local-1a"
+    # One registry URL, or several comma-separated peers (Eureka's defaultZone style):
+    # clients use the one that answers and come back to the first after FAILBACK_AFTER s.
     registry_url: str = "http://127.0.0.1:8761/eureka"
+    registry_failback_after: float = Field(default=30.0, gt=0)
     # Empty means: run without an event bus (unit tests, a lone service).
     nats_url: str = ""
     log_level: str = "INFO"

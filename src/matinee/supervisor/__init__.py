@@ -15,6 +15,7 @@ from matinee.supervisor.layout import FleetPaths, read_json, write_json_atomic
 from matinee.supervisor.lock import FleetLock, FleetLocked, lock_holder
 from matinee.supervisor.plan import (
     DEFAULT_GATEWAY_PORT,
+    DEFAULT_REGISTRIES,
     DEFAULT_REGISTRY_PORT,
     FleetPlan,
     ServicePlan,
@@ -23,12 +24,18 @@ from matinee.supervisor.plan import (
 )
 from matinee.supervisor.ports import PortChoice, choose_port, free_port, port_is_free
 from matinee.supervisor.procs import Launcher, LaunchSpec, Proc, SubprocessLauncher
-from matinee.supervisor.registry_view import Registered, fetch_registered, parse_apps
+from matinee.supervisor.registry_view import (
+    Registered,
+    fetch_registered,
+    parse_apps,
+    registry_base_url,
+)
 from matinee.supervisor.serve import configure_supervisor_logging, serve
 from matinee.supervisor.status import fleet_rows, format_table
 
 __all__ = [
     "DEFAULT_GATEWAY_PORT",
+    "DEFAULT_REGISTRIES",
     "DEFAULT_REGISTRY_PORT",
     "Backoff",
     "ControlTimeout",
@@ -59,6 +66,7 @@ __all__ = [
     "plan_fleet",
     "port_is_free",
     "read_json",
+    "registry_base_url",
     "send_request",
     "serve",
     "write_json_atomic",

@@ -3,7 +3,7 @@
 Like an auto-scaling group: an instance that dies is replaced after an
 exponential backoff (reset once a replacement stays up a while), ``scale``
 changes the desired count, and ``shutdown`` stops the fleet in reverse start
-order (services, then the registry they deregister from, then NATS).
+order (services, then the registries they deregister from, then NATS).
 
 | usage | what happens |
 |---|---|
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from matinee.platform.discovery import Failover, split_registry_urls
 from matinee.supervisor.layout import read_json, write_json_atomic
 from matinee.supervisor.plan import NATS, REGISTRY, FleetPlan, ServicePlan
 from matinee.supervisor.procs import Launcher, LaunchSpec, Proc
@@ -53,7 +54,7 @@ class Probe(Protocol):
         ...
 
     async def registry_healthy(self) -> bool:
-        """Return whether the registry answers its health check."""
+        """Return whether every registry answers its health check."""
         ...
 
     async def registered(self) -> list[Registered]:
@@ -62,10 +63,17 @@ class Probe(Protocol):
 
 
 class LiveProbe:
-    """The real probe: TCP connects and HTTP calls to the registry."""
+    """The real probe: TCP connects and HTTP calls to the registries.
+
+    ``registry_url`` may name several registries (comma-separated): all must answer
+    their health check at start; the fleet's view comes from the one that answered
+    last, failing over to the next as discovery clients do.
+    """
 
     def __init__(self, registry_url: str) -> None:
         self.registry_url = registry_url
+        self.registry_urls = split_registry_urls(registry_url)
+        self._failover = Failover(self.registry_urls or ("http://127.0.0.1:8761/eureka",))
 
     async def accepting(self, port: int) -> bool:
         """Return whether 127.0.0.1:``port`` accepts a TCP connection."""
@@ -79,12 +87,17 @@ class LiveProbe:
         return True
 
     async def registry_healthy(self) -> bool:
-        """Return whether the registry's ``/healthz`` answers 200."""
-        return await asyncio.to_thread(is_healthy, registry_base_url(self.registry_url))
+        """Return whether every registry's ``/healthz`` answers 200."""
+        checks = (
+            asyncio.to_thread(is_healthy, registry_base_url(url)) for url in self.registry_urls
+        )
+        return all(await asyncio.gather(*checks))
 
     async def registered(self) -> list[Registered]:
-        """Return every instance the registry lists."""
-        return await asyncio.to_thread(fetch_registered, self.registry_url, 2.0)
+        """Return every instance the registries list (asking one that answers)."""
+        return await asyncio.to_thread(
+            fetch_registered, self.registry_url, 2.0, failover=self._failover
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +202,9 @@ class Supervisor:
             known = ", ".join(s.name for s in self.plan.services if s.scalable)
             raise ValueError(f"unknown service {service!r} (services: {known})")
         if not plan.scalable:
-            raise ValueError(f"{service} runs as exactly one instance and cannot be scaled")
+            raise ValueError(
+                f"{service} runs as a fixed set of {plan.instances} and cannot be scaled"
+            )
         if not 0 <= count <= _MAX_INSTANCES:
             raise ValueError(f"instance count must be between 0 and {_MAX_INSTANCES}")
         before = self.desired[service]
@@ -253,9 +268,11 @@ class Supervisor:
 
     def _start(self, slot: Slot, now: float) -> None:
         plan = slot.plan
+        port = plan.port_of(slot.index)
         env = {
             **self.plan.env,
-            "MATINEE_PORT": str(plan.port),
+            **plan.env_of(slot.index),
+            "MATINEE_PORT": str(port),
             "MATINEE_INSTANCE_ID": slot.instance_id,
         }
         spec = LaunchSpec(
@@ -270,7 +287,7 @@ class Supervisor:
         slot.started_mono = now
         slot.started_at = self.wall()
         slot.registry_status = ""
-        slot.port = plan.port or None
+        slot.port = port or None
         slot.killed = False
         self._dirty = True
         try:
@@ -400,6 +417,7 @@ class Supervisor:
             "started_at": self.started_at,
             "ready_at": self.ready_at,
             "registry_url": self.plan.registry_url,
+            "registry_urls": list(self.plan.registry_urls),
             "gateway_url": self.plan.gateway_url,
             "nats_url": self.plan.nats_url,
             "warnings": list(self.plan.warnings),
@@ -443,7 +461,7 @@ class Supervisor:
                 slot.stop_deadline = now
 
     async def shutdown(self) -> None:
-        """Stop services, then the registry, then NATS; each tier SIGTERM then SIGKILL."""
+        """Stop services, then the registries, then NATS; each tier SIGTERM then SIGKILL."""
         self.stopping = True
         self.phase = "stopping"
         self.save_state()
@@ -480,8 +498,10 @@ class Supervisor:
                 log.info("nats is up on %s", self.plan.nats_url)
         if self.plan.service(REGISTRY) is not None:
             self.enable(REGISTRY)
+            # All peers, started together: services then register with peers that
+            # replicate to each other from the first registration on.
             if await self._wait_for(self.probe.registry_healthy, "the registry"):
-                log.info("registry is up on %s", self.plan.registry_url)
+                log.info("registry is up on %s", ", ".join(self.plan.registry_urls))
         for plan in self.plan.services:
             self.enable(plan.name)
         while True:

@@ -4,6 +4,7 @@
 |---|---|
 | ``discover_services()`` | every ``ServiceSpec``, the registry first |
 | ``plan_fleet(paths, specs, gateway_port=8080, registry_port=8761)`` | a ``FleetPlan`` |
+| ``plan_fleet(..., registries=2)`` | registry peers on 8761 and 8762, each naming the other |
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from matinee.platform.discovery import split_registry_urls
 from matinee.platform.service import ServiceSpec
 from matinee.supervisor.layout import FleetPaths
 from matinee.supervisor.ports import PortChoice, choose_port, free_port
@@ -21,6 +23,7 @@ from matinee.supervisor.procs import nats_command, service_command
 
 __all__ = [
     "DEFAULT_GATEWAY_PORT",
+    "DEFAULT_REGISTRIES",
     "DEFAULT_REGISTRY_PORT",
     "NATS",
     "REGISTRY",
@@ -32,6 +35,9 @@ __all__ = [
 
 DEFAULT_GATEWAY_PORT = 8080
 DEFAULT_REGISTRY_PORT = 8761
+# Registry peers: the first on DEFAULT_REGISTRY_PORT, the next on the ports after it.
+DEFAULT_REGISTRIES = 2
+MAX_REGISTRIES = 5
 REGISTRY = "registry"
 GATEWAY = "gateway"
 NATS = "nats"
@@ -49,6 +55,22 @@ class ServicePlan:
     # NATS does not register; it counts as up once its port accepts connections.
     registers: bool = True
     scalable: bool = True
+    # Per instance slot (index 1, 2, ...): a port and settings of its own. Registry peers
+    # each listen on a well-known port and name the others; empty: every slot is alike.
+    slot_ports: tuple[int, ...] = ()
+    slot_env: tuple[Mapping[str, str], ...] = ()
+
+    def port_of(self, index: int) -> int:
+        """Return ``MATINEE_PORT`` of instance slot ``index`` (1-based)."""
+        if 0 < index <= len(self.slot_ports):
+            return self.slot_ports[index - 1]
+        return self.port
+
+    def env_of(self, index: int) -> Mapping[str, str]:
+        """Return the settings only instance slot ``index`` (1-based) gets."""
+        if 0 < index <= len(self.slot_env):
+            return self.slot_env[index - 1]
+        return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +90,11 @@ class FleetPlan:
         """Return the plan of ``name``, if the fleet has such a service."""
         return next((s for s in self.services if s.name == name), None)
 
+    @property
+    def registry_urls(self) -> tuple[str, ...]:
+        """Return every registry's Eureka URL (``registry_url`` holds them comma-separated)."""
+        return split_registry_urls(self.registry_url)
+
 
 def discover_services(package: str = "matinee.services") -> list[ServiceSpec]:
     """Return the SPEC of every subpackage of ``package`` that has one, the registry first."""
@@ -84,8 +111,6 @@ def discover_services(package: str = "matinee.services") -> list[ServiceSpec]:
 
 
 def _instances(spec: ServiceSpec) -> int:
-    if spec.name == REGISTRY:
-        return 1
     # The play path must survive the loss of any one instance (DESIGN.md).
     return max(spec.default_instances, 2 if spec.on_play_path else 1)
 
@@ -96,16 +121,28 @@ def plan_fleet(
     *,
     gateway_port: int = DEFAULT_GATEWAY_PORT,
     registry_port: int = DEFAULT_REGISTRY_PORT,
+    registries: int = DEFAULT_REGISTRIES,
     environ: Mapping[str, str] | None = None,
     choose: Callable[[int], PortChoice] = choose_port,
     pick_free: Callable[[], int] = free_port,
 ) -> FleetPlan:
-    """Choose ports (moving aside from taken ones, with a warning) and the command of each part."""
+    """Choose ports (moving aside from taken ones, with a warning) and the command of each part.
+
+    The registry runs as ``registries`` peers on ``registry_port`` and the ports after
+    it; every instance of the fleet is given all of their URLs.
+    """
+    if not 1 <= registries <= MAX_REGISTRIES:
+        raise ValueError(f"a fleet runs between 1 and {MAX_REGISTRIES} registries")
     environ = dict(os.environ if environ is None else environ)
     warnings: list[str] = []
     wanted = {REGISTRY: registry_port, GATEWAY: gateway_port}
     chosen: dict[str, int] = {}
+    registry_ports: list[int] = []
     for spec in specs:
+        if spec.name == REGISTRY:
+            registry_ports = _registry_ports(registry_port, registries, choose, warnings)
+            chosen[REGISTRY] = registry_ports[0]
+            continue
         if spec.fixed_port is None and spec.name not in wanted:
             continue
         choice = choose(wanted.get(spec.name) or spec.fixed_port or 0)
@@ -115,8 +152,10 @@ def plan_fleet(
                 f"{spec.name} listens on {choice.port} instead"
             )
         chosen[spec.name] = choice.port
-    registry_port = chosen.get(REGISTRY, registry_port)
-    registry_url = f"http://127.0.0.1:{registry_port}/eureka"
+    registry_urls = [f"http://127.0.0.1:{port}/eureka" for port in registry_ports] or [
+        f"http://127.0.0.1:{registry_port}/eureka"
+    ]
+    registry_url = ",".join(registry_urls)
     gateway_url = f"http://127.0.0.1:{chosen[GATEWAY]}" if GATEWAY in chosen else None
 
     services: list[ServicePlan] = []
@@ -135,14 +174,31 @@ def plan_fleet(
             )
         )
     for spec in specs:
+        if spec.name == REGISTRY:
+            # A fixed set of peers, each on its own port and naming the others: scaling
+            # would need every peer to learn of the new one, so it is not offered.
+            peers = tuple(
+                {"MATINEE_REGISTRY_PEERS": ",".join(u for u in registry_urls if u != own)}
+                for own in registry_urls
+            )
+            services.append(
+                ServicePlan(
+                    name=spec.name,
+                    argv=service_command(spec.name),
+                    instances=len(registry_ports),
+                    port=registry_ports[0],
+                    scalable=False,
+                    slot_ports=tuple(registry_ports),
+                    slot_env=peers,
+                )
+            )
+            continue
         services.append(
             ServicePlan(
                 name=spec.name,
                 argv=service_command(spec.name),
                 instances=_instances(spec),
                 port=chosen.get(spec.name, 0),
-                # The registry has no peers to replicate to: more than one would split it.
-                scalable=spec.name != REGISTRY,
             )
         )
     env = {
@@ -161,3 +217,23 @@ def plan_fleet(
         env=env,
         warnings=warnings,
     )
+
+
+def _registry_ports(
+    first: int, count: int, choose: Callable[[int], PortChoice], warnings: list[str]
+) -> list[int]:
+    ports: list[int] = []
+    for index in range(count):
+        want = first + index if first + index <= 65535 else 0
+        choice = choose(want)
+        for _ in range(8):  # a fallback port the OS happened to give twice
+            if choice.port not in ports:
+                break
+            choice = choose(0)
+        if choice.moved and want:
+            warnings.append(
+                f"port {want} for registry is taken by another program; "
+                f"registry-{index + 1} listens on {choice.port} instead"
+            )
+        ports.append(choice.port)
+    return ports

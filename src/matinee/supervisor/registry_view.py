@@ -3,12 +3,15 @@
 | usage | gives |
 |---|---|
 | ``fetch_registered("http://127.0.0.1:8761/eureka")`` | ``[Registered(...)]``; OSError if down |
+| ``fetch_registered("http://a/eureka,http://b/eureka")`` | from the first registry that answers |
+| ``fetch_registered(urls, failover=f)`` | ``f`` (a ``Failover``) remembers which one answered |
 | ``parse_apps(doc)`` | the same from an already-decoded document |
 | ``is_healthy("http://127.0.0.1:8761")`` | whether ``/healthz`` answers 200 |
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -16,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from matinee.platform.discovery import instance_documents
+from matinee.platform.discovery import Failover, instance_documents, split_registry_urls
 
 __all__ = ["Registered", "fetch_registered", "is_healthy", "parse_apps", "registry_base_url"]
 
@@ -105,13 +108,40 @@ def registry_base_url(registry_url: str) -> str:
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def fetch_registered(registry_url: str, timeout: float = 2.0) -> list[Registered]:
-    """Return every instance the registry lists; raise OSError when it cannot be asked."""
+def fetch_registered(
+    registry_url: str, timeout: float = 2.0, *, failover: Failover | None = None
+) -> list[Registered]:
+    """Return every instance the registry lists; raise OSError when none can be asked.
+
+    ``registry_url`` may name several registries, comma-separated (peers holding the
+    same leases): they are tried in turn, in ``failover``'s order when one is given.
+    """
+    urls = split_registry_urls(registry_url)
+    if not urls:
+        raise OSError("no registry URL to ask")
+    rotation = failover if failover is not None else Failover(urls)
+    failure: OSError | None = None
+    for index in rotation.order():
+        try:
+            found = _fetch_one(rotation.urls[index], timeout)
+        except OSError as exc:
+            failure = exc
+            continue
+        rotation.answered(index)
+        return found
+    assert failure is not None
+    raise failure
+
+
+def _fetch_one(registry_url: str, timeout: float) -> list[Registered]:
     request = urllib.request.Request(
         registry_url.rstrip("/") + "/apps", headers={"Accept": "application/json"}
     )
-    with _OPENER.open(request, timeout=timeout) as response:
-        body = response.read()
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            body = response.read()
+    except http.client.HTTPException as exc:  # a broken answer: as good as none
+        raise OSError(f"registry at {registry_url}: {exc!r}") from exc
     try:
         return parse_apps(json.loads(body))
     except ValueError as exc:

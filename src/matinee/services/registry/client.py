@@ -1,7 +1,9 @@
 """The registry's typed admin client: list the fleet, set or clear status overrides.
 
 Used by the CLI outside a fleet too, so it takes the registry URL directly
-rather than resolving the registry through discovery.
+rather than resolving the registry through discovery. Several comma-separated URLs
+(registry peers) are tried in turn: an override set on one reaches the others by
+replication.
 
 | usage | returns |
 |---|---|
@@ -18,7 +20,13 @@ from urllib.parse import quote
 
 import orjson
 
-from matinee.platform.discovery import Instance, Status, parse_applications
+from matinee.platform.discovery import (
+    Failover,
+    Instance,
+    Status,
+    parse_applications,
+    split_registry_urls,
+)
 from matinee.platform.http import HttpPool
 
 __all__ = ["RegistryClient", "RegistryUnavailable"]
@@ -32,26 +40,34 @@ class RegistryUnavailable(Exception):
 
 
 class RegistryClient:
-    """Admin calls against one registry (``http://127.0.0.1:8761/eureka``)."""
+    """Admin calls against a registry (``http://127.0.0.1:8761/eureka``, or several)."""
 
     def __init__(self, registry_url: str, *, time_limit: float = 3.0) -> None:
-        self.registry_url = registry_url.rstrip("/")
+        urls = split_registry_urls(registry_url) or (registry_url.rstrip("/"),)
+        self._failover = Failover(urls)
         self.time_limit = time_limit
+
+    @property
+    def registry_url(self) -> str:
+        """Return the registry URL calls go to now."""
+        return self._failover.current
 
     async def _request(self, method: str, path: str) -> tuple[int, bytes]:
         # One pool per call: the CLI makes a call or two, then its event loop ends.
-        try:
-            async with HttpPool() as pool:
-                reply = await pool.send(
-                    method,
-                    self.registry_url + path,
-                    headers=_JSON,
-                    body=None,
-                    timeout=self.time_limit,
-                )
-        except (OSError, TimeoutError) as exc:
-            raise RegistryUnavailable(f"registry at {self.registry_url}: {exc}") from exc
-        return reply.status, reply.body
+        failures = []
+        async with HttpPool() as pool:
+            for index in self._failover.order():
+                url = self._failover.urls[index]
+                try:
+                    reply = await pool.send(
+                        method, url + path, headers=_JSON, body=None, timeout=self.time_limit
+                    )
+                except (OSError, TimeoutError) as exc:
+                    failures.append(f"registry at {url}: {exc or type(exc).__name__}")
+                    continue
+                self._failover.answered(index)
+                return reply.status, reply.body
+        raise RegistryUnavailable("; ".join(failures))
 
     async def instances(self) -> list[Instance]:
         """Return every registered instance, whatever its status."""

@@ -2,6 +2,8 @@
 
 It goes through the same Eureka documents as remote clients (registration body
 in, instance document out), so the registry's own record looks like any other.
+With peers, the record is replicated to them like a client's, so every registry
+of a cluster lists every other.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from matinee.platform.discovery import Instance, Status, eureka_registration, parse_instance
+from matinee.services.registry.api import Replication
 from matinee.services.registry.api.schemas import InstanceIn
 from matinee.services.registry.api.wire import instance_doc
 from matinee.services.registry.domain import Registry
@@ -20,8 +23,9 @@ __all__ = ["LocalDiscovery"]
 class LocalDiscovery:
     """A :class:`~matinee.platform.discovery.Discovery` backed by the in-process table."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, replication: Replication | None = None) -> None:
         self.registry = registry
+        self.replication = replication
         self._own: Instance | None = None
 
     async def start(self, own: Instance | None) -> None:
@@ -34,13 +38,17 @@ class LocalDiscovery:
             lease_duration=self.registry.lease_duration,
         )
         record = InstanceIn.model_validate(body["instance"]).to_record(own.service)
-        self.registry.register(record.evolve(pinned=True))
+        stored = self.registry.register(record.evolve(pinned=True))
         self._own = own
+        if self.replication is not None:
+            self.replication.register(stored)
 
     async def stop(self) -> None:
         """Remove the registry's own record."""
         if self._own is not None:
-            self.registry.cancel(self._own.service, self._own.instance_id)
+            removed = self.registry.cancel(self._own.service, self._own.instance_id)
+            if removed is not None and self.replication is not None:
+                self.replication.cancel(removed.app, removed.instance_id)
             self._own = None
 
     async def set_status(self, status: Status) -> None:

@@ -1,5 +1,10 @@
 """The registry's HTTP surface: Eureka's REST API (JSON and XML)."""
 
-from matinee.services.registry.api.routes import RegistryEvents, build_router
+from matinee.services.registry.api.routes import (
+    NoReplication,
+    RegistryEvents,
+    Replication,
+    build_router,
+)
 
-__all__ = ["RegistryEvents", "build_router"]
+__all__ = ["NoReplication", "RegistryEvents", "Replication", "build_router"]

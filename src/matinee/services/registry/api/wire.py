@@ -14,10 +14,27 @@ import orjson
 
 from matinee.services.registry.domain import InstanceRecord
 
-__all__ = ["JSON", "XML", "negotiate", "render_app", "render_apps", "render_instance"]
+__all__ = [
+    "JSON",
+    "REPLICATION_HEADER",
+    "XML",
+    "is_replicated",
+    "negotiate",
+    "render_app",
+    "render_apps",
+    "render_instance",
+    "replica_registration",
+]
 
 JSON = "application/json"
 XML = "application/xml"
+# Marks a call one registry replicates to its peers: applied, never passed on again.
+REPLICATION_HEADER = "x-netflix-discovery-replication"
+
+
+def is_replicated(header_value: str | None) -> bool:
+    """Tell whether a request's replication header marks it as a peer's."""
+    return (header_value or "").strip().lower() == "true"
 
 
 def negotiate(accept: str | None) -> str:
@@ -63,6 +80,24 @@ def instance_doc(r: InstanceRecord) -> dict[str, Any]:
         "lastDirtyTimestamp": str(_ms(r.last_dirty)),
         "actionType": r.action.value,
     }
+
+
+def replica_registration(r: InstanceRecord) -> bytes:
+    """Return the registration body that replicates ``r`` to a peer (Eureka JSON).
+
+    Unlike a read, it carries the status the instance reported (the override travels
+    apart, in ``overriddenstatus``) and the lease's exact figures.
+    """
+    doc = instance_doc(r)
+    doc["status"] = r.status.value
+    doc["leaseInfo"] = {
+        "renewalIntervalInSecs": r.lease.renewal_interval or None,
+        "durationInSecs": r.lease.duration or None,
+    }
+    doc["lastDirtyTimestamp"] = _ms(r.last_dirty)
+    doc.pop("actionType", None)
+    doc.pop("isCoordinatingDiscoveryServer", None)
+    return orjson.dumps({"instance": doc})
 
 
 def _bool(value: bool) -> str:

@@ -206,6 +206,20 @@ class Registry:
         self._store(stored)
         return stored
 
+    def register_replica(self, record: InstanceRecord) -> InstanceRecord | None:
+        """Apply a registration a peer replicated; ``None`` when ours is newer and stays.
+
+        Eureka's rule: the copy whose state changed last (``last_dirty``) wins, so a
+        late or repeated replication never rolls an instance back. A peer never
+        replaces this registry's own record.
+        """
+        existing = self._records.get(record.instance_id)
+        if existing is not None and (
+            existing.pinned or _ms(existing.last_dirty) > _ms(record.last_dirty)
+        ):
+            return None
+        return self.register(record)
+
     def renew(self, app: str, instance_id: str) -> bool:
         """Extend a lease; ``False`` when the instance is unknown (it should re-register)."""
         record = self.get(app, instance_id)
@@ -294,6 +308,42 @@ class Registry:
         self._renewals.clear()
         return loaded
 
+    def adopt(self, records: Iterable[InstanceRecord]) -> int:
+        """Take a peer's registry at start-up; return how many records were taken.
+
+        A record is taken when this registry lacks it or holds an older state of it;
+        its lease starts afresh, as a restored one does. The window self-preservation
+        judges starts now, too: the fleet's heartbeats are only beginning to arrive.
+        """
+        now = self._clock()
+        taken = 0
+        for record in records:
+            existing = self._records.get(record.instance_id)
+            if existing is not None and (
+                existing.pinned or _ms(existing.last_dirty) >= _ms(record.last_dirty)
+            ):
+                continue
+            if record.overridden_status is not Status.UNKNOWN:
+                self._overrides[record.instance_id] = record.overridden_status
+            lease = record.lease
+            lease = Lease(
+                lease.renewal_interval or self.renewal_interval,
+                lease.duration or self.lease_duration,
+                lease.registered_at or now,
+                now,
+                lease.up_since,
+                0.0,
+            )
+            self._store(
+                record.evolve(
+                    app=record.app.upper(), lease=lease, action=Action.ADDED, pinned=False
+                )
+            )
+            taken += 1
+        self._started = now
+        self._renewals.clear()
+        return taken
+
     # -- internals -----------------------------------------------------------
 
     def _modify(self, record: InstanceRecord, **changes: Any) -> InstanceRecord:
@@ -338,6 +388,11 @@ class Registry:
         horizon = now - self.policy.window
         while self._renewals and self._renewals[0] < horizon:
             self._renewals.popleft()
+
+
+def _ms(seconds: float) -> int:
+    # Eureka's timestamps are milliseconds; a replica's went through that rounding.
+    return int(seconds * 1000)
 
 
 def _renewed(lease: Lease, now: float) -> Lease:
