@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import random
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "TraceContext",
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Ids need uniqueness, not secrecy: a seeded PRNG avoids a syscall per span.
-_random_bits = random.Random().getrandbits
+_random_bytes = random.Random().randbytes
 _HEX = frozenset("0123456789abcdef")
 _current: contextvars.ContextVar[TraceContext | None] = contextvars.ContextVar(
     "matinee_trace", default=None
@@ -38,9 +38,13 @@ def _is_hex(value: str, length: int) -> bool:
     return len(value) == length and all(c in _HEX for c in value) and value != "0" * length
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
-    """One span's identity: the trace it belongs to and its own span id."""
+class TraceContext(NamedTuple):
+    """One span's identity: the trace it belongs to and its own span id.
+
+    A named tuple rather than a frozen dataclass: every request makes one, and a tuple
+    is built several times faster (a frozen dataclass sets each field through
+    ``object.__setattr__``).
+    """
 
     trace_id: str
     span_id: str
@@ -49,7 +53,8 @@ class TraceContext:
     @classmethod
     def new(cls) -> TraceContext:
         """Start a new trace."""
-        return cls(f"{_random_bits(128):032x}", f"{_random_bits(64):016x}")
+        ids = _random_bytes(24).hex()  # one call for both ids: 32 + 16 hex digits
+        return cls(ids[:32], ids[32:])
 
     @classmethod
     def from_header(cls, header: str | None) -> TraceContext | None:
@@ -71,7 +76,7 @@ class TraceContext:
 
     def child(self) -> TraceContext:
         """Return a new span in the same trace."""
-        return TraceContext(self.trace_id, f"{_random_bits(64):016x}", self.sampled)
+        return TraceContext(self.trace_id, _random_bytes(8).hex(), self.sampled)
 
     def to_header(self) -> str:
         """Render as a ``traceparent`` header value."""
