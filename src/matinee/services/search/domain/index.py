@@ -83,14 +83,12 @@ _WIDE_TERMS = 256
 _TOP = 64
 # A query word matching at most this many postings is checked through a set.
 _SET_MAX = 4096
-# Phase B (typos) gives up on a driver word matching more postings than this.
+# The typo phase gives up on a driver word matching more postings than this.
 _TYPO_SCAN_MAX = 200_000
 # "No match" in a vector of typo counts (any real count is at most 2 per word).
 _NO_MATCH = 99
 # Up to this many candidates and term lists, membership is a binary search per list.
 _PROBE_MAX = 64
-# A word matching at most this many postings (typos included) is checked through a map.
-_MAP_MAX = 20_000
 # Several words whose rarest matches more postings than this are intersected vectorised.
 _VECTOR_MIN = 256
 # At most this many terms per one-typo prefix variant (a variant is a prefix of its range).
