@@ -494,6 +494,11 @@ class TitleIndex:
         # whichever could still score highest; stop when none can beat the ``need``-th
         # best. A match in several streams is reached first through the one with the
         # bigger bonus (its bound there is higher), so the others skip it as found.
+        if need is None:
+            # Every match is wanted: no stream order to keep, each match scored directly.
+            self._all_exact(words, whole, closed, skip, max_level, found, admit)
+            self._with_typos(words, found, need, max_level, skip, scorer)
+            return folded, sorted(found.values(), key=_rank)
         streams = self._streams(words, whole, closed)
         while True:
             pick, top = None, -math.inf
@@ -550,6 +555,36 @@ class TitleIndex:
                 )
             )
         return streams
+
+    def _all_exact(
+        self,
+        words: list[_Word],
+        whole: str,
+        closed: bool,
+        skip: frozenset[int],
+        max_level: int,
+        found: dict[int, Candidate],
+        admit: Callable[[int, int, float], None],
+    ) -> None:
+        """Admit every match without typos, each with the biggest bonus it qualifies for.
+
+        ``found`` holds what was admitted before (exact titles, a hint's titles): kept.
+        """
+        starts = set(self._closed_starts(whole) if closed else self._title_starts(whole))
+        whole_starts: set[int] = set()
+        whole_word: set[int] = set()
+        last = words[-1]
+        if last.last and last.lo < last.hi and self.terms[last.lo] == last.text:
+            whole_starts = set(self._closed_starts(whole))
+            whole_word = set(self._postings[last.lo])
+        levels = self.levels
+        for doc, cast in self._exact_matches(words):
+            if doc in found or doc in skip or levels[doc] > max_level:
+                continue
+            if doc in starts:
+                admit(doc, 0, _START + _WHOLE_WORD if doc in whole_starts else _START)
+            else:
+                admit(doc, 1 + cast, _WHOLE_WORD if doc in whole_word else 0.0)
 
     def _first_doc(self, words: list[_Word]) -> int | None:
         """Return the most popular document that could match every word, None if none can."""
