@@ -159,7 +159,9 @@ def _random_catalog(seed: int) -> list[TitleDoc]:
     docs = []
     for n in range(1, 1500):
         title = " ".join(rng.choice(words) for _ in range(rng.randint(1, 5))).title()
-        docs.append(TitleDoc(n, title, 2000, float(int(rng.paretovariate(1.2) * 10))))
+        # Some titles have cast, so matches through the cast (ranked last) are covered too.
+        cast = (f"{rng.choice(words)} {rng.choice(words)}".title(),) if n % 7 == 0 else ()
+        docs.append(TitleDoc(n, title, 2000, float(int(rng.paretovariate(1.2) * 10)), cast=cast))
     return docs
 
 

@@ -135,6 +135,8 @@ class TitleIndex:
         self.by_id: dict[int, int] = {d.id: n for n, d in enumerate(self.docs)}
         self.levels = bytes(min(rating_level(d.maturity_rating), MAX_LEVEL) for d in self.docs)
         self.log_popularity = array("d", (math.log1p(max(d.popularity, 0.0)) for d in self.docs))
+        # Without any cast, no match can be "through the cast": the field check is skipped.
+        self._has_cast = any(d.cast for d in self.docs)
         self._build_terms()
         self._build_starts()
         self._build_typos()
@@ -648,7 +650,11 @@ class TitleIndex:
         driver, others = order[0], order[1:]
         match = self._match
         if others and driver.estimate > _VECTOR_MIN:
-            for doc in self._all_words(order).tolist():
+            every = self._all_words(order).tolist()
+            if not self._has_cast:
+                yield from ((doc, 0) for doc in every)
+                return
+            for doc in every:
                 yield doc, max(match(doc, w) for w in words)
             return
         sets = [w.zero_docs(self) if w.estimate <= _SET_MAX else None for w in others]
@@ -661,8 +667,9 @@ class TitleIndex:
                 elif match(doc, word) < 0:
                     break
             else:
-                # Set membership says nothing of fields: ask the doc's own terms.
-                yield doc, max(match(doc, w) for w in words)
+                # Set membership says nothing of fields: ask the doc's own terms (when
+                # the catalog has cast at all).
+                yield doc, max(match(doc, w) for w in words) if self._has_cast else 0
 
     def _with_typos(
         self,
