@@ -212,15 +212,7 @@ class TitleIndex:
             i = end
 
     def _build_starts(self) -> None:
-        pairs: list[tuple[str, int]] = []
-        for n, doc in enumerate(self.docs):
-            for text in _title_texts(doc):
-                words = fold_words(text)
-                pairs.append((" ".join(words), n))
-                if joined_words(text):
-                    # "Spider-Man 2" also starts "spiderman 2".
-                    pairs.append((" ".join(fold_words(text.replace("-", ""))), n))
-        pairs = sorted(set(pairs))
+        pairs = sorted({(form, n) for n, doc in enumerate(self.docs) for form in _start_forms(doc)})
         self._starts: list[str] = [p[0] for p in pairs]
         self._start_docs = array("i", [p[1] for p in pairs])
         self._wide_starts: dict[str, array[int]] = {}
@@ -350,20 +342,31 @@ class TitleIndex:
         open_end = len(folded) - 1 if query[-1:].isalnum() or not query[-1:].isspace() else -1
         return folded, [self._word(w, i == open_end, slack) for i, w in enumerate(folded)]
 
-    def _doc_typos(self, doc: int, word: _Word) -> tuple[int, int]:
-        """Return (typos, cast) of the best match of ``word`` in ``doc``, typos -1 if none."""
+    def _doc_typos(
+        self, doc: int, word: _Word, cache: dict[int, int] | None = None
+    ) -> tuple[int, int]:
+        """Return (typos, cast) of the best match of ``word`` in ``doc``, typos -1 if none.
+
+        A term's typos come from the word's typo set when it was found, else they are
+        measured against the term itself (remembered in ``cache``, one per word).
+        """
         best, cast = -1, 1
-        lo, hi, typo = word.lo, word.hi, word.typo or {}
+        lo, hi, typo = word.lo, word.hi, word.typo
+        lazy = {} if cache is None else cache
         forward = self._forward
         for k in range(self._offsets[doc], self._offsets[doc + 1]):
             code = forward[k]
             tid = code >> 1
             if lo <= tid < hi:
                 d = 0
-            else:
+            elif typo is not None:
                 d = typo.get(tid, -1)
-                if d < 0:
-                    continue
+            else:
+                d = lazy.get(tid, -2)
+                if d == -2:
+                    d = lazy[tid] = self._term_typos(word, self.terms[tid])
+            if d < 0:
+                continue
             if best < 0 or d < best or (d == best and (code & 1) < cast):
                 best, cast = d, code & 1
         return best, cast
@@ -384,11 +387,7 @@ class TitleIndex:
 
     def _closed_starts(self, whole: str) -> Iterator[int]:
         """Yield documents whose title is ``whole`` or starts with it as whole words."""
-        starts = self._starts
-        lo = bisect_left(starts, whole)
-        hi = bisect_right(starts, whole, lo)
-        exact = list(self._start_docs[lo:hi])
-        return _unique(heapq.merge(sorted(exact), self._title_starts(whole + " ")))
+        return _unique(heapq.merge(self._exact_titles(whole), self._title_starts(whole + " ")))
 
     def _all_words(self, order: list[_Word]) -> npt.NDArray[np.int32]:
         """Return the documents holding every word (no typos), ascending; rarest word first.
@@ -617,8 +616,7 @@ class TitleIndex:
             return 2, 0.0
         last = words[-1]
         whole_word = last.last and self._match(doc, self._word(last.text, False)) == 0
-        for text in _title_texts(self.docs[doc]):
-            folded = " ".join(fold_words(text))
+        for folded in _start_forms(self.docs[doc]):
             if folded == whole or folded.startswith(whole + " "):
                 return 0, _START + (_WHOLE_WORD if last.last else 0.0)
             if not closed and folded.startswith(whole):
@@ -702,7 +700,7 @@ class TitleIndex:
                 # A handful of candidates: measure the word against their own terms rather
                 # than find every term in the vocabulary within its budget.
                 cache: dict[int, int] = {}
-                found_typos = [self._lazy_typos(doc, word, cache)[0] for doc in docs.tolist()]
+                found_typos = [self._doc_typos(doc, word, cache)[0] for doc in docs.tolist()]
                 counts = np.array(found_typos, dtype=np.int16)
                 counts[counts < 0] = _NO_MATCH
             keep = counts < _NO_MATCH
@@ -735,26 +733,6 @@ class TitleIndex:
             if word.estimate_all < best.estimate_all:
                 best = word
         return best
-
-    def _lazy_typos(self, doc: int, word: _Word, cache: dict[int, int]) -> tuple[int, int]:
-        """Return (typos, cast) of ``word`` against ``doc``'s own terms, typos -1 if none."""
-        best, cast = -1, 1
-        lo, hi = word.lo, word.hi
-        forward = self._forward
-        for k in range(self._offsets[doc], self._offsets[doc + 1]):
-            code = forward[k]
-            tid = code >> 1
-            if lo <= tid < hi:
-                d = 0
-            else:
-                d = cache.get(tid, -2)
-                if d == -2:
-                    d = cache[tid] = self._term_typos(word, self.terms[tid])
-                if d < 0:
-                    continue
-            if best < 0 or d < best or (d == best and (code & 1) < cast):
-                best, cast = d, code & 1
-        return best, cast
 
     @staticmethod
     def _term_typos(word: _Word, term: str) -> int:
@@ -999,6 +977,17 @@ def _title_texts(doc: TitleDoc) -> list[str]:
         texts.append(display_title(doc.original_title))
     texts.extend(display_title(t) for t in doc.alternate_titles)
     return texts
+
+
+def _start_forms(doc: TitleDoc) -> list[str]:
+    """Return the folded forms a title starts with: each of its titles, and joined ones."""
+    forms = []
+    for text in _title_texts(doc):
+        forms.append(" ".join(fold_words(text)))
+        if joined_words(text):
+            # "Spider-Man 2" also starts "spiderman 2".
+            forms.append(" ".join(fold_words(text.replace("-", ""))))
+    return forms
 
 
 def _spans(title: str, folded: Sequence[str], slack: int = 0) -> tuple[tuple[int, int], ...]:
