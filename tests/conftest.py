@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,3 +29,15 @@ def signed_headers(identity=None, *, secret: str = "dev-internal-secret") -> dic
     # Valid for an hour: some modules sign their headers once, at import.
     signer = IdentitySigner(secret, service="tests", ttl=3600)
     return {IDENTITY_HEADER: signer.sign(identity or Identity.of_service("tests"))}
+
+
+@contextlib.contextmanager
+def acting_as(identity: Any) -> Iterator[None]:
+    """Make outgoing calls carry ``identity``, as they would while serving its request."""
+    from matinee.platform.identity import IDENTITY_HEADER, reset_forwarded, set_forwarded
+
+    token = set_forwarded(signed_headers(identity)[IDENTITY_HEADER])
+    try:
+        yield
+    finally:
+        reset_forwarded(token)

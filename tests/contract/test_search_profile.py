@@ -7,8 +7,6 @@ ranks with it is stated in ``tests/unit/search/test_taste_ranking.py``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,14 +15,14 @@ import pytest
 from matinee.platform.discovery import Instance, StaticDiscovery
 from matinee.platform.events import InMemoryBus
 from matinee.platform.http import HttpPool, ServiceClient
-from matinee.platform.identity import IDENTITY_HEADER, Identity, reset_forwarded, set_forwarded
+from matinee.platform.identity import Identity
 from matinee.services.playback.events import PlaybackStarted, PlaybackStopped
 from matinee.services.search.app import create_app
 from matinee.services.search.client import SearchClient
 from matinee.services.search.domain import LiveIndex
 from matinee.services.search.domain.model import MAX_TITLE_FACTOR
 from matinee.services.search.settings import SearchSettings
-from tests.conftest import free_port, signed_headers
+from tests.conftest import acting_as, free_port, signed_headers
 from tests.contract.conftest import serve
 from tests.unit.search.fixtures import TITLES
 
@@ -46,16 +44,6 @@ class SpyView:
     def search(self, query, **kw):
         self.tastes.append(kw.get("taste"))
         return self.view.search(query, **kw)
-
-
-@contextlib.contextmanager
-def acting_as(identity: Identity) -> Iterator[None]:
-    """Make outgoing calls carry ``identity``, as the gateway's would for that caller."""
-    token = set_forwarded(signed_headers(identity)[IDENTITY_HEADER])
-    try:
-        yield
-    finally:
-        reset_forwarded(token)
 
 
 async def until(predicate) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import jwt
@@ -12,12 +12,12 @@ import pytest
 
 from matinee.platform.discovery import Instance, StaticDiscovery
 from matinee.platform.http import HttpPool, ResponseError, ServiceClient
-from matinee.platform.identity import IDENTITY_HEADER, Identity, reset_forwarded, set_forwarded
+from matinee.platform.identity import Identity
 from matinee.services.users.app import create_app
 from matinee.services.users.client import UsersClient
 from matinee.services.users.settings import UsersSettings
 from matinee.services.users.tokens import AccessTokenVerifier
-from tests.conftest import signed_headers
+from tests.conftest import acting_as, signed_headers
 from tests.contract.conftest import serve
 
 ANON = signed_headers(Identity.anonymous())
@@ -38,16 +38,6 @@ async def running(settings: UsersSettings) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
     ):
         yield http
-
-
-@contextlib.contextmanager
-def acting_as(identity: Identity) -> Iterator[None]:
-    """Make outgoing calls carry ``identity``, as they would while serving its request."""
-    token = set_forwarded(signed_headers(identity)[IDENTITY_HEADER])
-    try:
-        yield
-    finally:
-        reset_forwarded(token)
 
 
 async def signup(http: httpx.AsyncClient, email: str, plan: str = "standard") -> dict:

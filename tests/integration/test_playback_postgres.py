@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from matinee.platform.storage import Database
 from matinee.services.playback.domain.model import Session
 from matinee.services.playback.storage import MIGRATIONS, SqlPlaybackStore
+from tests.playback_upgrade import make_version_one
 
 pytestmark = pytest.mark.postgres
 
@@ -17,19 +17,7 @@ def session(sid: str, now: float, duration_s: float = 0.0) -> Session:
 
 
 async def test_sessions_opened_before_the_upgrade_stop_with_an_unknown_duration(postgres_url):
-    old = Database("playback", postgres_url)
-    assert await old.start(MIGRATIONS[:1])
-    async with old.write() as conn:
-        # The sessions table as version 1 made it, with a session under way.
-        await conn.execute(sa.text("ALTER TABLE sessions DROP COLUMN duration_s"))
-        await conn.execute(
-            sa.text(
-                "INSERT INTO sessions (session_id, account_id, profile_id, title_id, asset_id,"
-                " started_at, lease_expires_at, state) VALUES"
-                " ('s1', 'a', 'p', 1, '0123456789abcdef', 1000, 1060, 'active')"
-            )
-        )
-    await old.close()
+    await make_version_one(postgres_url, "0123456789abcdef")
     db, again = Database("playback", postgres_url), Database("playback", postgres_url)
     try:
         assert await db.start(MIGRATIONS)

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 
 import pytest
-import sqlalchemy as sa
 
 from matinee.platform.storage import Database
 from matinee.services.playback.domain.model import (
@@ -18,6 +17,7 @@ from matinee.services.playback.domain.model import (
     StreamLimitReached,
 )
 from matinee.services.playback.storage import MIGRATIONS, SqlPlaybackStore
+from tests.playback_upgrade import make_version_one
 
 ASSET = Asset("0123456789abcdef", 1, 60.0, (Rung("240p", 426, 240, 400, 350, "avc1.42c015"),))
 
@@ -102,20 +102,7 @@ async def test_a_session_keeps_its_assets_duration_to_the_end(stores):
 
 async def test_a_database_from_before_durations_is_upgraded_in_place(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Database("playback", url)
-    assert await old.start(MIGRATIONS[:1])
-    async with old.write() as conn:
-        # The sessions table as version 1 made it, with a session under way.
-        await conn.execute(sa.text("ALTER TABLE sessions DROP COLUMN duration_s"))
-        await conn.execute(
-            sa.text(
-                "INSERT INTO sessions (session_id, account_id, profile_id, title_id, asset_id,"
-                " started_at, lease_expires_at, state) VALUES"
-                " ('s1', 'a', 'p', 1, :asset, 1000, 1060, 'active')"
-            ),
-            {"asset": ASSET.asset_id},
-        )
-    await old.close()
+    await make_version_one(url, ASSET.asset_id)
     db = Database("playback", url)
     try:
         assert await db.start(MIGRATIONS)
