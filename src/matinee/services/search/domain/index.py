@@ -46,9 +46,11 @@ from matinee.services.search.domain.model import (
     MAX_TITLE_FACTOR,
     Facets,
     Hit,
+    RankKey,
     SearchPage,
     Taste,
     TitleDoc,
+    rank_key,
     rating_level,
 )
 from matinee.services.search.domain.text import (
@@ -887,9 +889,9 @@ def page_of(
     )
 
 
-def _rank(c: Candidate) -> tuple[int, bool, bool, float, int]:
-    # Fewer typos; the exact title; title before cast; score; then the more popular.
-    return (c.typos, not c.exact_title, c.tier == 2, -c.score, c.doc)
+def _rank(c: Candidate) -> RankKey:
+    # Documents are numbered by popularity: the number breaks ties toward the more popular.
+    return rank_key(c.typos, c.exact_title, c.tier, c.score, c.doc)
 
 
 class _Stream:

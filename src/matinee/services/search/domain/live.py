@@ -25,7 +25,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from matinee.services.search.domain.index import MAX_LEVEL, Candidate, TitleIndex, page_of
-from matinee.services.search.domain.model import Hit, SearchPage, Taste, TitleDoc
+from matinee.services.search.domain.model import (
+    Hit,
+    RankKey,
+    SearchPage,
+    Taste,
+    TitleDoc,
+    rank_key,
+)
 
 __all__ = ["IndexView", "LiveIndex"]
 
@@ -69,7 +76,7 @@ class IndexView:
         taste: Taste | None = None,
     ) -> SearchPage:
         """Return one page of every match across base and overlay, with facets."""
-        rows: list[tuple[tuple[int, bool, bool, float, int], Candidate, TitleDoc]] = []
+        rows: list[tuple[RankKey, Candidate, TitleDoc]] = []
         hit_of: dict[int, tuple[TitleIndex, list[str]]] = {}
         for index, skip in ((self.base, self.shadow), (self.overlay, frozenset[int]())):
             if not len(index):
@@ -80,8 +87,7 @@ class IndexView:
             for c in found:
                 doc = index.docs[c.doc]
                 # The candidates' own rank, with the title id in place of a per-index number.
-                key = (c.typos, not c.exact_title, c.tier == 2, -c.score, doc.id)
-                rows.append((key, c, doc))
+                rows.append((rank_key(c.typos, c.exact_title, c.tier, c.score, doc.id), c, doc))
                 hit_of[id(c)] = (index, folded)
         rows.sort(key=lambda r: r[0])
 

@@ -13,6 +13,7 @@ __all__ = [
     "SearchPage",
     "Taste",
     "TitleDoc",
+    "rank_key",
     "rating_level",
 ]
 
@@ -59,6 +60,15 @@ class TitleDoc:
         return None if self.year is None else self.year // 10 * 10
 
 
+RankKey = tuple[int, bool, bool, float, int]
+
+
+def rank_key(typos: int, exact_title: bool, tier: int, score: float, tiebreak: int) -> RankKey:
+    """Return the sort key of a match, best first: fewer typos, the exact title, title
+    before cast (tier 2), a higher score, then ``tiebreak`` (a document number or id)."""
+    return (typos, not exact_title, tier == 2, -score, tiebreak)
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A matching title with where its display title matched, for highlighting.
@@ -80,9 +90,9 @@ class Hit:
     exact_title: bool = False  # the query is exactly a form of the title
 
     @property
-    def rank(self) -> tuple[int, bool, bool, float, int]:
+    def rank(self) -> RankKey:
         """Return the sort key that orders hits of one query, best first."""
-        return (self.typos, not self.exact_title, self.tier == 2, -self.score, self.id)
+        return rank_key(self.typos, self.exact_title, self.tier, self.score, self.id)
 
 
 @dataclass(frozen=True, slots=True)
